@@ -1,0 +1,123 @@
+#pragma once
+
+#include "core/env/hypergrid.h"
+#include "core/run/experiment_spec.h"
+#include "core/run/snapshot.h"
+#include "core/train/hypergrid_trainer.h"
+
+#include <QObject>
+#include <QString>
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <vector>
+
+namespace gfm::core {
+
+/** @brief One expanded run: a config entry at one seed, with its partition. */
+struct RunPlan
+{
+  QString name;  ///< unique, e.g. "random-s3" ("standard" when the entry has one seed)
+  QString group; ///< the entry's name
+  int seed = 0;  ///< index of the seed within the entry
+  int parts = 1;
+  MixtureWeights weights = MixtureWeights::LearnedZ;
+  TrainingSpec training; ///< seed already derived for this run
+  /** Part of every state (row-major H^D); all zeros for a standard run. */
+  std::shared_ptr<const std::vector<std::int32_t>> partOf;
+  std::vector<double> partReward; ///< R(X_i) of each part
+};
+
+/** @brief Expands an experiment's run entries into runs (seeds) with their partitions. */
+std::vector<RunPlan> planRuns(const ExperimentSpec& spec, const Hypergrid& grid);
+
+/** @brief What one part reports at an evaluation step. */
+struct PartReport
+{
+  int part = 0;
+  double logZ = 0.0;
+  double loss = 0.0;
+  std::uint32_t modesFound = 0;
+  std::vector<double> density;            ///< p_i over H^D (empty when exact is off)
+  std::vector<std::int64_t> visited;      ///< recent on-policy terminal states
+  double stepsPerSecond = 0.0;
+};
+
+/**
+ * @brief Trains every part of every run of an experiment on worker threads and emits snapshots.
+ *
+ * Parts are the unit of work: they are dealt round-robin to `threads` workers, each a
+ * std::thread that owns its trainers, trains in chunks, and evaluates its parts every
+ * `eval.every` steps. When the last part of a run reports a step, that thread builds the run's
+ * Snapshot (mixture density with w_i = Z_i/ΣZ, distances, per-part figures) and emits
+ * snapshotReady — queued to receivers on other threads. Pause and stop are atomic flags read
+ * between chunks. Used from the GUI, the CLI and every MPI rank alike.
+ */
+class Experiment : public QObject
+{
+  Q_OBJECT
+
+public:
+  explicit Experiment(ExperimentSpec spec, QObject* parent = nullptr);
+  ~Experiment() override;
+
+  const ExperimentSpec& spec() const;
+  const Hypergrid& grid() const;
+  const std::vector<RunPlan>& runs() const;
+  /** @brief The exact target π (empty when exact evaluation is off). */
+  const std::vector<double>& target() const;
+
+  /** @brief Worker threads (default: the number of cores); set before start(). */
+  void setThreads(int threads);
+  int threads() const;
+
+  /** @brief Restricts this process to some parts, e.g. one MPI rank's share. Default: all. */
+  void setPartFilter(std::function<bool(int run, int part)> filter);
+
+  /** @brief Continue a part from a checkpoint (before start()); false when it does not fit. */
+  bool restorePart(int run, int part, const PartCheckpoint& checkpoint);
+
+  /** @brief Checkpoints of every local part, taken by the workers at their last evaluation. */
+  std::vector<std::pair<std::pair<int, int>, PartCheckpoint>> latestCheckpoints() const;
+
+  bool isRunning() const;
+  bool isPaused() const;
+  /** @brief Steps done over every local part, and the total asked for. */
+  std::int64_t stepsDone() const;
+  std::int64_t stepsTotal() const;
+
+  /** @brief Blocks until the workers have finished (or msecs pass); true if they finished. */
+  bool wait(int msecs = -1);
+
+  /**
+   * @brief Builds a run's snapshot from its parts' exact densities and figures (used by the
+   * workers and by MPI rank 0 when gathering parts from other ranks).
+   */
+  SnapshotPtr assemble(int run, std::int64_t step, double wallSeconds,
+                       const std::vector<PartReport>& reports) const;
+
+public slots:
+  void start();
+  void pause();
+  void resume();
+  void requestStop();
+
+signals:
+  void snapshotReady(gfm::core::SnapshotPtr snapshot);
+  /** One part of one run evaluated (before its run's snapshot is complete). */
+  void partReported(int run, int part, std::int64_t step);
+  void checkpointReady(int run, int part, std::shared_ptr<const gfm::core::PartCheckpoint> c);
+  void progressed(qint64 done, qint64 total);
+  void finished(bool completed);
+  void errorOccurred(QString message);
+
+private:
+  struct Impl;
+  std::unique_ptr<Impl> d;
+};
+
+} // namespace gfm::core
+
+Q_DECLARE_METATYPE(std::shared_ptr<const gfm::core::PartCheckpoint>)

@@ -196,8 +196,7 @@ struct PartState
   PartState(PartMembership m, std::uint64_t seed)
     : membership(std::move(m))
     , rng(seed)
-  {
-  }
+  {}
 };
 
 } // namespace
@@ -232,8 +231,7 @@ struct StackedHypergridTrainer::Impl
     , height(g.height())
     , actions(g.forwardActionCount())
     , parts(0)
-  {
-  }
+  {}
 
   bool learnedBackward() const { return policy.backward == BackwardPolicy::Learned; }
   StackedMlp& backwardHead() { return backwardNet ? *backwardNet : *forwardNet; }
@@ -246,7 +244,7 @@ struct StackedHypergridTrainer::Impl
     return state[static_cast<std::size_t>(i)];
   }
 
-  template <typename T>
+  template<typename T>
   at::Tensor upload(const std::vector<T>& values, at::IntArrayRef shape, at::ScalarType type)
   {
     // Always a copy: autograd keeps index tensors until backward, after the vector has moved on.
@@ -347,12 +345,19 @@ struct StackedHypergridTrainer::Impl
     }
   }
 
-  void rollOut(int first, const std::vector<int>& counts, const std::vector<Rng*>& sources,
-               double epsilon, bool record, std::vector<std::vector<std::int64_t>>& out);
+  void rollOut(int first,
+               const std::vector<int>& counts,
+               const std::vector<Rng*>& sources,
+               double epsilon,
+               bool record,
+               std::vector<std::vector<std::int64_t>>& out);
   void sampleBackward();
   std::vector<StepStats> trainStep();
-  void adamStep(std::vector<at::Tensor>& params, std::vector<at::Tensor>& first,
-                std::vector<at::Tensor>& second, double lr, const std::vector<std::int64_t>& steps);
+  void adamStep(std::vector<at::Tensor>& params,
+                std::vector<at::Tensor>& first,
+                std::vector<at::Tensor>& second,
+                double lr,
+                const std::vector<std::int64_t>& steps);
   void clipPerPart(std::vector<at::Tensor>& params);
 };
 
@@ -361,8 +366,10 @@ struct StackedHypergridTrainer::Impl
  * all parts in one batched pass per step, each part drawing from sources[p] in the same order
  * as HypergridTrainer. Records rows into the parts' batches when `record`.
  */
-void StackedHypergridTrainer::Impl::rollOut(int first, const std::vector<int>& counts,
-                                            const std::vector<Rng*>& sources, double epsilon,
+void StackedHypergridTrainer::Impl::rollOut(int first,
+                                            const std::vector<int>& counts,
+                                            const std::vector<Rng*>& sources,
+                                            double epsilon,
                                             bool record,
                                             std::vector<std::vector<std::int64_t>>& out)
 {
@@ -401,8 +408,10 @@ void StackedHypergridTrainer::Impl::rollOut(int first, const std::vector<int>& c
     for (int p = 0; p < count; ++p) {
       const auto pi = static_cast<std::size_t>(p);
       for (std::size_t r = 0; r < active[pi].size(); ++r) {
-        positionsOf(&coords[pi][static_cast<std::size_t>(active[pi][r] * dim)], rowPositions.data());
-        std::copy(rowPositions.begin(), rowPositions.end(),
+        positionsOf(&coords[pi][static_cast<std::size_t>(active[pi][r] * dim)],
+                    rowPositions.data());
+        std::copy(rowPositions.begin(),
+                  rowPositions.end(),
                   positions.begin() + static_cast<std::ptrdiff_t>((p * rows + r) * dim));
       }
     }
@@ -420,13 +429,14 @@ void StackedHypergridTrainer::Impl::rollOut(int first, const std::vector<int>& c
         const int t = active[pi][r];
         std::int32_t* x = &coords[pi][static_cast<std::size_t>(t * dim)];
         forwardMask(x, allowed);
-        maskedSoftmax(z + (p * rows + static_cast<std::int64_t>(r)) * width, allowed, actions,
-                      probs.data());
+        maskedSoftmax(
+          z + (p * rows + static_cast<std::int64_t>(r)) * width, allowed, actions, probs.data());
         if (epsilon > 0.0) {
           const auto allowedCount = static_cast<int>(std::count(allowed, allowed + actions, true));
           for (int j = 0; j < actions; ++j) {
-            probs[static_cast<std::size_t>(j)] = (1.0 - epsilon) * probs[static_cast<std::size_t>(j)] +
-                                                 (allowed[j] ? epsilon / allowedCount : 0.0);
+            probs[static_cast<std::size_t>(j)] =
+              (1.0 - epsilon) * probs[static_cast<std::size_t>(j)] +
+              (allowed[j] ? epsilon / allowedCount : 0.0);
           }
         }
         const int action = sampleIndex(probs.data(), actions, sources[pi]->uniform());
@@ -485,10 +495,12 @@ void StackedHypergridTrainer::Impl::sampleBackward()
     for (int p = 0; p < parts; ++p) {
       auto& a = active[static_cast<std::size_t>(p)];
       const auto& c = coords[static_cast<std::size_t>(p)];
-      a.erase(std::remove_if(a.begin(), a.end(),
+      a.erase(std::remove_if(a.begin(),
+                             a.end(),
                              [&](int t) {
                                const std::int32_t* x = &c[static_cast<std::size_t>(t * dim)];
-                               return std::all_of(x, x + dim, [](std::int32_t v) { return v == 0; });
+                               return std::all_of(
+                                 x, x + dim, [](std::int32_t v) { return v == 0; });
                              }),
               a.end());
       longest = std::max(longest, a.size());
@@ -506,7 +518,8 @@ void StackedHypergridTrainer::Impl::sampleBackward()
         for (std::size_t r = 0; r < active[pi].size(); ++r) {
           positionsOf(&coords[pi][static_cast<std::size_t>(active[pi][r] * dim)],
                       rowPositions.data());
-          std::copy(rowPositions.begin(), rowPositions.end(),
+          std::copy(rowPositions.begin(),
+                    rowPositions.end(),
                     positions.begin() + static_cast<std::ptrdiff_t>((p * rows + r) * dim));
         }
       }
@@ -535,7 +548,7 @@ void StackedHypergridTrainer::Impl::sampleBackward()
         const int action = sampleIndex(probs.data(), dim, s.rng.uniform());
         --x[action];
         paths[pi][static_cast<std::size_t>(t)].emplace_back(std::vector<std::int32_t>(x, x + dim),
-                                                           action);
+                                                            action);
       }
     }
   }
@@ -562,7 +575,7 @@ void StackedHypergridTrainer::Impl::sampleBackward()
   }
 }
 
-/** Scales each part's gradient of one network to L2 norm ≤ clipGradNorm (clipGradientNorm's rule). */
+/** Scales each part's gradient of one network to norm ≤ clipGradNorm, as clipGradientNorm. */
 void StackedHypergridTrainer::Impl::clipPerPart(std::vector<at::Tensor>& params)
 {
   if (training.clipGradNorm <= 0.0) {
@@ -574,10 +587,10 @@ void StackedHypergridTrainer::Impl::clipPerPart(std::vector<at::Tensor>& params)
     squares += p.grad().to(at::kDouble).pow(2).reshape({ parts, -1 }).sum(1);
   }
   const at::Tensor norm = squares.sqrt();
-  const at::Tensor scale =
-    at::where(norm > training.clipGradNorm, training.clipGradNorm / (norm + 1e-6),
-              at::ones_like(norm))
-      .to(at::kFloat);
+  const at::Tensor scale = at::where(norm > training.clipGradNorm,
+                                     training.clipGradNorm / (norm + 1e-6),
+                                     at::ones_like(norm))
+                             .to(at::kFloat);
   for (at::Tensor& p : params) {
     p.mutable_grad().mul_(scale.view(perPartShape(parts, p.dim())));
   }
@@ -589,7 +602,8 @@ void StackedHypergridTrainer::Impl::clipPerPart(std::vector<at::Tensor>& params)
  */
 void StackedHypergridTrainer::Impl::adamStep(std::vector<at::Tensor>& params,
                                              std::vector<at::Tensor>& first,
-                                             std::vector<at::Tensor>& second, double lr,
+                                             std::vector<at::Tensor>& second,
+                                             double lr,
                                              const std::vector<std::int64_t>& steps)
 {
   at::NoGradGuard noGrad;
@@ -691,8 +705,8 @@ std::vector<StepStats> StackedHypergridTrainer::Impl::trainStep()
         fPositions[static_cast<std::size_t>(f * dim + d)] = pos[d];
       }
       forwardMask(coords.data(), allowed);
-      std::copy(allowed, allowed + actions,
-                fAllowed.begin() + static_cast<std::ptrdiff_t>(f * actions));
+      std::copy(
+        allowed, allowed + actions, fAllowed.begin() + static_cast<std::ptrdiff_t>(f * actions));
       fAction[static_cast<std::size_t>(f)] = a;
       fTrajectory[static_cast<std::size_t>(f)] = t;
       fWeight[static_cast<std::size_t>(f)] = 1.0;
@@ -742,23 +756,22 @@ std::vector<StepStats> StackedHypergridTrainer::Impl::trainStep()
   }
 
   const double minusInfinity = -std::numeric_limits<double>::infinity();
-  auto sumLogProbabilities = [&](const at::Tensor& logits, const std::vector<std::uint8_t>& ok,
+  auto sumLogProbabilities = [&](const at::Tensor& logits,
+                                 const std::vector<std::uint8_t>& ok,
                                  const std::vector<std::int64_t>& action,
                                  const std::vector<std::int64_t>& trajectory,
                                  const std::vector<double>& weight) {
     const std::int64_t rows = logits.size(1);
     const std::int64_t width = logits.size(2);
     const at::Tensor mask = upload(ok, { k, rows, width }, at::kBool);
-    const at::Tensor logP = at::log_softmax(
-      logits.to(at::kDouble).masked_fill(mask.logical_not(), minusInfinity), 2);
-    const at::Tensor taken =
-      logP.gather(2, upload(action, { k, rows, 1 }, at::kLong)).squeeze(2) *
-      upload(weight, { k, rows }, at::kDouble);
+    const at::Tensor logP =
+      at::log_softmax(logits.to(at::kDouble).masked_fill(mask.logical_not(), minusInfinity), 2);
+    const at::Tensor taken = logP.gather(2, upload(action, { k, rows, 1 }, at::kLong)).squeeze(2) *
+                             upload(weight, { k, rows }, at::kDouble);
     return at::zeros({ k, batch }, floats.dtype(at::kDouble))
       .scatter_add(1, upload(trajectory, { k, rows }, at::kLong), taken);
   };
-  const at::Tensor sumLogPF =
-    sumLogProbabilities(fLogits, fAllowed, fAction, fTrajectory, fWeight);
+  const at::Tensor sumLogPF = sumLogProbabilities(fLogits, fAllowed, fAction, fTrajectory, fWeight);
   at::Tensor sumLogPB = upload(uniformLogPB, { k, batch }, at::kDouble);
   if (bLogits.defined()) {
     sumLogPB = sumLogProbabilities(bLogits, bAllowed, bAction, bTrajectory, bWeight);
@@ -847,7 +860,8 @@ std::vector<StepStats> StackedHypergridTrainer::Impl::trainStep()
   return stats;
 }
 
-StackedHypergridTrainer::StackedHypergridTrainer(const Hypergrid& grid, const PolicySpec& policy,
+StackedHypergridTrainer::StackedHypergridTrainer(const Hypergrid& grid,
+                                                 const PolicySpec& policy,
                                                  const TrainingSpec& training,
                                                  std::vector<StackedPart> parts,
                                                  const std::string& device)
@@ -865,13 +879,13 @@ StackedHypergridTrainer::StackedHypergridTrainer(const Hypergrid& grid, const Po
   const int actions = grid.forwardActionCount();
   const bool learned = policy.backward == BackwardPolicy::Learned;
   const int forwardOutputs = learned && policy.sharedTrunk ? actions + grid.dim() : actions;
-  d->forwardNet = std::make_unique<StackedMlp>(d->parts, inputWidth, policy.hidden, policy.layers,
-                                               forwardOutputs, d->floats);
+  d->forwardNet = std::make_unique<StackedMlp>(
+    d->parts, inputWidth, policy.hidden, policy.layers, forwardOutputs, d->floats);
   if (learned && policy.sharedTrunk) {
     d->backwardColumn = actions;
   } else if (learned) {
-    d->backwardNet = std::make_unique<StackedMlp>(d->parts, inputWidth, policy.hidden,
-                                                  policy.layers, grid.dim(), d->floats);
+    d->backwardNet = std::make_unique<StackedMlp>(
+      d->parts, inputWidth, policy.hidden, policy.layers, grid.dim(), d->floats);
   }
   d->logZ = at::zeros({ d->parts }, d->floats).requires_grad_(true);
   d->logZFirst = at::zeros({ d->parts }, d->floats);
@@ -883,10 +897,22 @@ StackedHypergridTrainer::StackedHypergridTrainer(const Hypergrid& grid, const Po
 
 StackedHypergridTrainer::~StackedHypergridTrainer() = default;
 
-int StackedHypergridTrainer::partCount() const { return d->parts; }
-std::vector<StepStats> StackedHypergridTrainer::step() { return d->trainStep(); }
-std::int64_t StackedHypergridTrainer::stepCount(int part) const { return d->part(part).step; }
-const TrainingSpec& StackedHypergridTrainer::training() const { return d->training; }
+int StackedHypergridTrainer::partCount() const
+{
+  return d->parts;
+}
+std::vector<StepStats> StackedHypergridTrainer::step()
+{
+  return d->trainStep();
+}
+std::int64_t StackedHypergridTrainer::stepCount(int part) const
+{
+  return d->part(part).step;
+}
+const TrainingSpec& StackedHypergridTrainer::training() const
+{
+  return d->training;
+}
 
 double StackedHypergridTrainer::logZ(int part) const
 {
@@ -936,7 +962,8 @@ std::vector<float> StackedHypergridTrainer::forwardProbabilities(int part)
     for (std::int64_t r = 0; r < n; ++r) {
       d->grid.coordsOf(first + r, coords.data());
       d->positionsOf(coords.data(), rowPositions.data());
-      std::copy(rowPositions.begin(), rowPositions.end(),
+      std::copy(rowPositions.begin(),
+                rowPositions.end(),
                 positions.begin() + static_cast<std::ptrdiff_t>(r * dim));
     }
     const at::Tensor logits =
@@ -1039,6 +1066,9 @@ bool StackedHypergridTrainer::restore(int part, const PartCheckpoint& c)
   return true;
 }
 
-void StackedHypergridTrainer::setTrace(int part, StepTrace* trace) { d->part(part).trace = trace; }
+void StackedHypergridTrainer::setTrace(int part, StepTrace* trace)
+{
+  d->part(part).trace = trace;
+}
 
 } // namespace gfm::core

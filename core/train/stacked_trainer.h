@@ -41,8 +41,10 @@ public:
    * @brief Builds k = parts.size() parts on `device` ("cpu", "cuda", "cuda:1", …).
    * @throws std::invalid_argument when parts is empty; torch's error for an unknown device.
    */
-  StackedHypergridTrainer(const Hypergrid& grid, const PolicySpec& policy,
-                          const TrainingSpec& training, std::vector<StackedPart> parts,
+  StackedHypergridTrainer(const Hypergrid& grid,
+                          const PolicySpec& policy,
+                          const TrainingSpec& training,
+                          std::vector<StackedPart> parts,
                           const std::string& device = "cpu");
   ~StackedHypergridTrainer();
   StackedHypergridTrainer(const StackedHypergridTrainer&) = delete;

@@ -60,8 +60,11 @@ torch::Tensor denseForward(const std::vector<torch::Tensor>& params, const torch
   return h;
 }
 
-/** rows × width matrix of the sums of one-hot vectors at `active` (rows × slotCount positions). */
-torch::Tensor oneHotRows(const std::vector<std::int32_t>& active, int slots, int rows, int width)
+/** rows × width sums of one-hot vectors at `active` (rows × slotCount positions). */
+torch::Tensor oneHotRows(const std::vector<std::int32_t>& active,
+                         int slotCount,
+                         int rows,
+                         int width)
 {
   torch::Tensor x = torch::zeros({ rows, width }, torch::kDouble);
   for (int r = 0; r < rows; ++r) {
@@ -147,12 +150,12 @@ void TestMlp::forwardBackwardMatchAutograd()
   };
   const std::vector<std::int32_t> active = randomActive(rows);
   std::vector<float> logits(static_cast<std::size_t>(rows * outputs));
-  mlp.forward(active.data(), slots, rows, logits.data(), true);
+  mlp.forward(active.data(), slotCount, rows, logits.data(), true);
 
   // A pass without `keep` in between must leave the kept activations for backward() alone.
   const std::vector<std::int32_t> other = randomActive(rows + 3);
   std::vector<float> otherLogits(static_cast<std::size_t>((rows + 3) * outputs));
-  mlp.forward(other.data(), slots, rows + 3, otherLogits.data(), false);
+  mlp.forward(other.data(), slotCount, rows + 3, otherLogits.data(), false);
 
   std::vector<float> dLogits(logits.size());
   for (float& g : dLogits) {
@@ -161,14 +164,16 @@ void TestMlp::forwardBackwardMatchAutograd()
   mlp.backward(dLogits.data());
 
   std::vector<torch::Tensor> params = denseParameters(mlp, mlp.parameters());
-  const torch::Tensor reference = denseForward(params, oneHotRows(active, slots, rows, width));
+  const torch::Tensor reference = denseForward(params, oneHotRows(active, slotCount, rows, width));
   QVERIFY(relativeError(floatsAsTensor(logits.data(), rows * outputs).view({ rows, outputs }),
-                        reference, 1.0) < 1e-5);
+                        reference,
+                        1.0) < 1e-5);
   const torch::Tensor otherReference =
-    denseForward(params, oneHotRows(other, slots, rows + 3, width));
-  QVERIFY(relativeError(floatsAsTensor(otherLogits.data(), (rows + 3) * outputs)
-                          .view({ rows + 3, outputs }),
-                        otherReference, 1.0) < 1e-5);
+    denseForward(params, oneHotRows(other, slotCount, rows + 3, width));
+  QVERIFY(relativeError(
+            floatsAsTensor(otherLogits.data(), (rows + 3) * outputs).view({ rows + 3, outputs }),
+            otherReference,
+            1.0) < 1e-5);
 
   const torch::Tensor upstream =
     floatsAsTensor(dLogits.data(), rows * outputs).view({ rows, outputs }).to(torch::kDouble);
@@ -332,7 +337,8 @@ void TestMlp::trajectoryBalanceGradientMatchesAutograd()
            forwardCount + (separate ? backwardShape.parameterCount() : 0));
   QCOMPARE(trace.gradients.size(), before.parameters.size());
 
-  std::vector<torch::Tensor> forwardParams = denseParameters(forwardShape, before.parameters.data());
+  std::vector<torch::Tensor> forwardParams =
+    denseParameters(forwardShape, before.parameters.data());
   std::vector<torch::Tensor> backwardParams;
   if (separate) {
     backwardParams = denseParameters(backwardShape, before.parameters.data() + forwardCount);
@@ -347,8 +353,8 @@ void TestMlp::trajectoryBalanceGradientMatchesAutograd()
                                       torch::zeros({}, torch::kDouble));
   std::vector<torch::Tensor> sumLogPB = sumLogPF;
   std::vector<std::int32_t> child(static_cast<std::size_t>(dim));
-  const torch::Tensor forwardLogits = denseForward(
-    forwardParams, oneHotRows(trace.positions, dim, rows, width));
+  const torch::Tensor forwardLogits =
+    denseForward(forwardParams, oneHotRows(trace.positions, dim, rows, width));
   for (int r = 0; r < rows; ++r) {
     const std::int32_t* positions = &trace.positions[static_cast<std::size_t>(r * dim)];
     const int a = trace.actions[static_cast<std::size_t>(r)];
@@ -378,8 +384,9 @@ void TestMlp::trajectoryBalanceGradientMatchesAutograd()
       continue;
     }
     const torch::Tensor input = oneHotRows(child, dim, 1, width);
-    const torch::Tensor zb = separate ? denseForward(backwardParams, input)[0]
-                                      : denseForward(forwardParams, input)[0].narrow(0, actions, dim);
+    const torch::Tensor zb = separate
+                               ? denseForward(backwardParams, input)[0]
+                               : denseForward(forwardParams, input)[0].narrow(0, actions, dim);
     const torch::Tensor logPB = torch::log_softmax(
       zb.masked_fill(parents.logical_not(), -std::numeric_limits<double>::infinity()), 0);
     sumLogPB[t] = sumLogPB[t] + logPB[a];
@@ -397,20 +404,20 @@ void TestMlp::trajectoryBalanceGradientMatchesAutograd()
   QVERIFY(std::abs(logZ.grad().item<double>() - trace.logZGradient) <
           1e-5 * std::max(1.0, std::abs(trace.logZGradient)));
 
-  auto compare = [&](const std::vector<torch::Tensor>& params, const Mlp& shape,
-                     std::int64_t offset) {
-    const auto spans = shape.tensorSpans();
-    for (std::size_t i = 0; i < spans.size(); ++i) {
-      const torch::Tensor expected = params[i].grad().reshape({ -1 });
-      const torch::Tensor actual =
-        floatsAsTensor(trace.gradients.data() + offset + spans[i].first, spans[i].second);
-      const double error = relativeError(actual, expected, 1e-6);
-      if (error > 1e-4) {
-        return QStringLiteral("tensor %1 at %2: relative error %3").arg(i).arg(offset).arg(error);
+  auto compare =
+    [&](const std::vector<torch::Tensor>& params, const Mlp& shape, std::int64_t offset) {
+      const auto spans = shape.tensorSpans();
+      for (std::size_t i = 0; i < spans.size(); ++i) {
+        const torch::Tensor expected = params[i].grad().reshape({ -1 });
+        const torch::Tensor actual =
+          floatsAsTensor(trace.gradients.data() + offset + spans[i].first, spans[i].second);
+        const double error = relativeError(actual, expected, 1e-6);
+        if (error > 1e-4) {
+          return QStringLiteral("tensor %1 at %2: relative error %3").arg(i).arg(offset).arg(error);
+        }
       }
-    }
-    return QString();
-  };
+      return QString();
+    };
   QString failure = compare(forwardParams, forwardShape, 0);
   QVERIFY2(failure.isEmpty(), qPrintable(failure));
   if (separate) {

@@ -44,7 +44,10 @@ std::shared_ptr<const std::vector<std::int32_t>> orthants(const Hypergrid& grid)
   return std::make_shared<const std::vector<std::int32_t>>(nearestModePartition(grid));
 }
 
-std::uint64_t partSeed(int part) { return deriveSeed(2024, static_cast<std::uint64_t>(part)); }
+std::uint64_t partSeed(int part)
+{
+  return deriveSeed(2024, static_cast<std::uint64_t>(part));
+}
 
 /** Parts `ids` of the orthant partition, each seeded with partSeed(id). */
 std::vector<StackedPart> partsOf(const std::vector<int>& ids,
@@ -99,8 +102,7 @@ void TestStackedTrainer::initialStateMatchesHypergridTrainer_data()
   QTest::addColumn<int>("backward");
   QTest::addColumn<bool>("sharedTrunk");
 
-  QTest::newRow("learned P_B, separate nets") << static_cast<int>(BackwardPolicy::Learned)
-                                              << false;
+  QTest::newRow("learned P_B, separate nets") << static_cast<int>(BackwardPolicy::Learned) << false;
   QTest::newRow("learned P_B, shared trunk") << static_cast<int>(BackwardPolicy::Learned) << true;
   QTest::newRow("uniform P_B") << static_cast<int>(BackwardPolicy::Uniform) << false;
 }
@@ -318,10 +320,10 @@ void TestStackedTrainer::restoreRejectsOtherShapes()
 {
   const Hypergrid grid(kGrid);
   const auto partOf = orthants(grid);
-  StackedHypergridTrainer separateNets(grid, smallPolicy(), mixtureTraining(),
-                                       partsOf({ 0 }, partOf));
-  StackedHypergridTrainer uniform(grid, smallPolicy(BackwardPolicy::Uniform), mixtureTraining(),
-                                  partsOf({ 0 }, partOf));
+  StackedHypergridTrainer separateNets(
+    grid, smallPolicy(), mixtureTraining(), partsOf({ 0 }, partOf));
+  StackedHypergridTrainer uniform(
+    grid, smallPolicy(BackwardPolicy::Uniform), mixtureTraining(), partsOf({ 0 }, partOf));
   QVERIFY(!uniform.restore(0, separateNets.checkpoint(0)));
   QVERIFY(!separateNets.restore(0, uniform.checkpoint(0)));
   QVERIFY(uniform.restore(0, uniform.checkpoint(0)));
@@ -331,8 +333,8 @@ void TestStackedTrainer::restoreRejectsOtherShapes()
 void TestStackedTrainer::forwardProbabilitiesAreDistributions()
 {
   const Hypergrid grid(kGrid);
-  StackedHypergridTrainer stacked(grid, smallPolicy(), mixtureTraining(),
-                                  { StackedPart{ PartMembership{}, 5 } });
+  StackedHypergridTrainer stacked(
+    grid, smallPolicy(), mixtureTraining(), { StackedPart{ PartMembership{}, 5 } });
   stacked.step();
   const std::vector<float> table = stacked.forwardProbabilities(0);
   const int actions = grid.forwardActionCount();

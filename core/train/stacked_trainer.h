@@ -28,8 +28,8 @@ struct StackedPart
  * Gradient clipping is per part and per network, and Adam is elementwise, so a stacked run is
  * k independent trainings computed at the launch cost of one: each part behaves like a
  * HypergridTrainer built with the same specs, membership and seed (same initial parameters,
- * buffer and random draws, in the same order), up to float rounding. This pays on a GPU; on a
- * CPU one HypergridTrainer per single-threaded worker is faster.
+ * buffer and random draws, in the same order), up to float rounding. It is meant for a GPU; on
+ * a CPU it trains k parts at about 0.4× the speed of k HypergridTrainers run one after another.
  *
  * Checkpoints use HypergridTrainer's flat layout, so a part trained here can be restored into a
  * HypergridTrainer (to evaluate or sample it) and back. Owned and used by one thread.

@@ -370,6 +370,24 @@ struct HypergridTrainer::Impl
     }
   }
 
+  StepTrace* trace = nullptr;
+
+  void recordTrace(double loss, double dLogZ)
+  {
+    trace->positions = rowPositions;
+    trace->actions = rowAction;
+    trace->trajectories = rowTrajectory;
+    trace->terminals = terminals;
+    trace->gradients.assign(forwardNet->gradients(),
+                            forwardNet->gradients() + forwardNet->parameterCount());
+    if (backwardNet) {
+      trace->gradients.insert(trace->gradients.end(), backwardNet->gradients(),
+                              backwardNet->gradients() + backwardNet->parameterCount());
+    }
+    trace->logZGradient = dLogZ;
+    trace->loss = loss;
+  }
+
   StepStats trainStep();
 };
 
@@ -519,10 +537,15 @@ StepStats HypergridTrainer::Impl::trainStep()
   }
 
   forwardNet->backward(dLogits.data());
+  if (backwardNet) {
+    backwardNet->backward(dBackwardLogits.data());
+  }
+  if (trace) {
+    recordTrace(loss, dLogZ);
+  }
   clipGradientNorm(forwardNet->gradients(), forwardNet->parameterCount(), training.clipGradNorm);
   forwardAdam->step(forwardNet->parameters(), forwardNet->gradients());
   if (backwardNet) {
-    backwardNet->backward(dBackwardLogits.data());
     clipGradientNorm(backwardNet->gradients(), backwardNet->parameterCount(),
                      training.clipGradNorm);
     backwardAdam->step(backwardNet->parameters(), backwardNet->gradients());
@@ -693,6 +716,8 @@ bool HypergridTrainer::restore(const PartCheckpoint& c)
   d->modesFound = c.modesFound;
   return true;
 }
+
+void HypergridTrainer::setTrace(StepTrace* trace) { d->trace = trace; }
 
 void configureNumericsForWorkers()
 {

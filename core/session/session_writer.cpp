@@ -514,6 +514,7 @@ void SessionWriter::setKeepAllCheckpoints(bool keep)
 bool SessionWriter::open(const QString& path, const QJsonObject& config, QString* error)
 {
   close();
+  d->path = path;
 
   auto fail = [&](const QString& message) {
     qCWarning(lcSession).noquote() << message;
@@ -540,7 +541,6 @@ bool SessionWriter::open(const QString& path, const QJsonObject& config, QString
     }
   }
 
-  d->path = path;
   d->config = config;
   d->connection = QStringLiteral("gfm.session.writer.%1").arg(g_connectionCounter++);
   d->queue.clear();

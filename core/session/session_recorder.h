@@ -30,6 +30,8 @@ public:
   template <class Source>
   static SessionRecorder* attach(Source* experiment, SessionWriter* writer)
   {
+    qRegisterMetaType<SnapshotPtr>();
+    qRegisterMetaType<std::shared_ptr<const PartCheckpoint>>();
     writer->writeRuns(experiment->runs());
     writer->writeTarget(experiment->target());
 

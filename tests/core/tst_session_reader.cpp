@@ -152,6 +152,7 @@ private:
 void TestSessionReader::initTestCase()
 {
   if (qEnvironmentVariableIsSet(kCrashWriterVariable)) {
+    m_dir.remove(); // the child's own, unused; SIGKILL would leave it behind
     crashingWriter(qEnvironmentVariable(kCrashWriterVariable));
   }
   QVERIFY(m_dir.isValid());

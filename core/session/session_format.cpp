@@ -16,7 +16,7 @@ constexpr bool kHostIsLittleEndian = QSysInfo::ByteOrder == QSysInfo::LittleEndi
 
 // Element-wise byte reversal only on big-endian hosts; on little-endian ones a blob is the
 // vector's memory, which keeps floats bit-exact (NaN payloads included).
-template <typename T>
+template<typename T>
 QByteArray toBlob(const std::vector<T>& values)
 {
   static_assert(std::is_trivially_copyable_v<T>);
@@ -32,7 +32,7 @@ QByteArray toBlob(const std::vector<T>& values)
   return blob;
 }
 
-template <typename T>
+template<typename T>
 std::optional<std::vector<T>> fromBlob(const QByteArray& blob)
 {
   if (blob.size() % static_cast<qsizetype>(sizeof(T)) != 0) {
@@ -71,7 +71,9 @@ QString sessionStatusName(SessionStatus status)
 
 std::optional<SessionStatus> parseSessionStatus(const QString& name)
 {
-  for (auto s : { SessionStatus::Running, SessionStatus::Completed, SessionStatus::Stopped,
+  for (auto s : { SessionStatus::Running,
+                  SessionStatus::Completed,
+                  SessionStatus::Stopped,
                   SessionStatus::Failed }) {
     if (sessionStatusName(s) == name) {
       return s;

@@ -25,8 +25,8 @@ const QString kMetricColumns = QStringLiteral(
   "run, step, total_steps, wall, steps_per_s, l1, tv, l1_mean_abs, l1_visited, log_z, "
   "log_z_true, mode_mass, modes_found, mode_count, loss");
 
-const QString kPartColumns = QStringLiteral(
-  "step, part, log_z, log_z_true, mass_true, weight, l1, leak, loss, modes_found");
+const QString kPartColumns =
+  QStringLiteral("step, part, log_z, log_z_true, mass_true, weight, l1, leak, loss, modes_found");
 
 /** NULL is how SQLite stores NaN. */
 double realAt(const QSqlQuery& q, int column)
@@ -97,8 +97,7 @@ public:
   explicit ReadTransaction(QSqlDatabase& db)
     : m_db(db)
     , m_active(db.transaction())
-  {
-  }
+  {}
   ~ReadTransaction()
   {
     if (m_active) {
@@ -183,7 +182,7 @@ bool SessionReader::Impl::loadRuns()
     r.seed = q.value(3).toInt();
     r.parts = q.value(4).toInt();
     r.weights = q.value(5).toString() == QLatin1String("uniform") ? MixtureWeights::Uniform
-                                                                 : MixtureWeights::LearnedZ;
+                                                                  : MixtureWeights::LearnedZ;
     r.steps = q.value(6).toLongLong();
     r.partOf = int32sFromBlob(q.value(7).toByteArray()).value_or(std::vector<std::int32_t>{});
     r.partReward = doublesFromBlob(q.value(8).toByteArray()).value_or(std::vector<double>{});
@@ -284,8 +283,7 @@ void SessionReader::Impl::readDensities(Snapshot& s) const
 
 SessionReader::SessionReader()
   : d(std::make_unique<Impl>())
-{
-}
+{}
 
 SessionReader::~SessionReader()
 {
@@ -511,9 +509,9 @@ std::vector<SnapshotPtr> SessionReader::series(int run) const
   }
 
   // One pass over the run's part rows instead of one query per step.
-  QSqlQuery p = d->query(
-    QStringLiteral("SELECT %1 FROM part_metrics WHERE run = ? ORDER BY step, part")
-      .arg(kPartColumns));
+  QSqlQuery p =
+    d->query(QStringLiteral("SELECT %1 FROM part_metrics WHERE run = ? ORDER BY step, part")
+               .arg(kPartColumns));
   p.addBindValue(run);
   if (d->run(p, QStringLiteral("part metrics"))) {
     while (p.next()) {

@@ -18,10 +18,10 @@ namespace gfm::core {
 /** @brief One run of a session, as its writer recorded it. */
 struct SessionRun
 {
-  int index = 0;  ///< position in the experiment's run list (Snapshot::run)
-  QString name;   ///< e.g. "random-s3"
-  QString group;  ///< the config entry's name
-  int seed = 0;   ///< index of the seed within the entry
+  int index = 0; ///< position in the experiment's run list (Snapshot::run)
+  QString name;  ///< e.g. "random-s3"
+  QString group; ///< the config entry's name
+  int seed = 0;  ///< index of the seed within the entry
   int parts = 1;
   MixtureWeights weights = MixtureWeights::LearnedZ;
   std::int64_t steps = 0; ///< optimiser steps per part asked for

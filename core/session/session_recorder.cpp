@@ -5,8 +5,7 @@ namespace gfm::core {
 SessionRecorder::SessionRecorder(SessionWriter* writer)
   : QObject(writer)
   , m_writer(writer)
-{
-}
+{}
 
 SessionStatus SessionRecorder::finalStatus(bool completed, bool failed)
 {

@@ -27,7 +27,7 @@ public:
    * A template so that anything with Experiment's signals and runs()/target() can be
    * recorded (an MPI gatherer, a test double); `Source` must derive from QObject.
    */
-  template <class Source>
+  template<class Source>
   static SessionRecorder* attach(Source* experiment, SessionWriter* writer)
   {
     qRegisterMetaType<SnapshotPtr>();
@@ -41,8 +41,8 @@ public:
     connect(experiment, &Source::errorOccurred, recorder, &SessionRecorder::noteFailure);
     // Queued even when `finished` comes from the writer's own thread, so that snapshots
     // already queued to the writer are appended before it closes.
-    connect(experiment, &Source::finished, recorder, &SessionRecorder::finish,
-            Qt::QueuedConnection);
+    connect(
+      experiment, &Source::finished, recorder, &SessionRecorder::finish, Qt::QueuedConnection);
     return recorder;
   }
 

@@ -106,12 +106,21 @@ bool setMeta(WriterContext& c, const QString& key, const QVariant& value, QStrin
 bool writeSnapshot(WriterContext& c, const Snapshot& s, QString* error)
 {
   QSqlQuery& m = c.metrics;
-  const QVariant values[] = {
-    s.run,          QVariant::fromValue<qint64>(s.step), QVariant::fromValue<qint64>(s.totalSteps),
-    real(s.wallSeconds), real(s.stepsPerSecond), real(s.l1), real(s.tv), real(s.l1MeanAbs),
-    real(s.l1Visited), real(s.logZ), real(s.logZTrue), real(s.modeMass), s.modesFound,
-    s.modeCount,    real(s.loss)
-  };
+  const QVariant values[] = { s.run,
+                              QVariant::fromValue<qint64>(s.step),
+                              QVariant::fromValue<qint64>(s.totalSteps),
+                              real(s.wallSeconds),
+                              real(s.stepsPerSecond),
+                              real(s.l1),
+                              real(s.tv),
+                              real(s.l1MeanAbs),
+                              real(s.l1Visited),
+                              real(s.logZ),
+                              real(s.logZTrue),
+                              real(s.modeMass),
+                              s.modesFound,
+                              s.modeCount,
+                              real(s.loss) };
   for (int i = 0; i < static_cast<int>(std::size(values)); ++i) {
     m.bindValue(i, values[i]);
   }
@@ -131,11 +140,16 @@ bool writeSnapshot(WriterContext& c, const Snapshot& s, QString* error)
   QSqlQuery& p = c.partMetrics;
   for (std::size_t i = 0; i < s.parts.size(); ++i) {
     const PartSnapshot& part = s.parts[i];
-    const QVariant row[] = { s.run,           QVariant::fromValue<qint64>(s.step),
-                             static_cast<int>(i), real(part.logZ),
-                             real(part.logZTrue), real(part.massTrue),
-                             real(part.weight),   real(part.l1),
-                             real(part.leak),     real(part.loss),
+    const QVariant row[] = { s.run,
+                             QVariant::fromValue<qint64>(s.step),
+                             static_cast<int>(i),
+                             real(part.logZ),
+                             real(part.logZTrue),
+                             real(part.massTrue),
+                             real(part.weight),
+                             real(part.l1),
+                             real(part.leak),
+                             real(part.loss),
                              part.modesFound };
     for (int k = 0; k < static_cast<int>(std::size(row)); ++k) {
       p.bindValue(k, row[k]);
@@ -163,8 +177,7 @@ bool writeSnapshot(WriterContext& c, const Snapshot& s, QString* error)
   return true;
 }
 
-bool writeCheckpoint(WriterContext& c, int run, int part, const PartCheckpoint& k,
-                     QString* error)
+bool writeCheckpoint(WriterContext& c, int run, int part, const PartCheckpoint& k, QString* error)
 {
   QSqlQuery& q = c.checkpoint;
   const QVariant row[] = { run,
@@ -290,8 +303,7 @@ bool SessionWriter::Impl::setUp(WriterContext& c, QString* error)
   QSqlQuery mode(c.db);
   if (!mode.exec(QStringLiteral("PRAGMA journal_mode=WAL")) || !mode.next() ||
       mode.value(0).toString().compare(QLatin1String("wal"), Qt::CaseInsensitive) != 0) {
-    *error = QStringLiteral("cannot switch to WAL journal mode: %1")
-               .arg(mode.lastError().text());
+    *error = QStringLiteral("cannot switch to WAL journal mode: %1").arg(mode.lastError().text());
     return false;
   }
   mode.finish();
@@ -318,9 +330,8 @@ bool SessionWriter::Impl::setUp(WriterContext& c, QString* error)
     }
   }
 
-  bool ok = prepare(c.meta, c.db,
-                    QStringLiteral("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)"),
-                    error);
+  bool ok = prepare(
+    c.meta, c.db, QStringLiteral("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)"), error);
   QString sqliteVersion;
   {
     QSqlQuery v(c.db);
@@ -353,40 +364,52 @@ bool SessionWriter::Impl::setUp(WriterContext& c, QString* error)
     return false;
   }
 
-  ok = prepare(c.metrics, c.db,
+  ok = prepare(c.metrics,
+               c.db,
                QStringLiteral("INSERT OR REPLACE INTO metrics (run, step, total_steps, wall, "
                               "steps_per_s, l1, tv, l1_mean_abs, l1_visited, log_z, log_z_true, "
                               "mode_mass, modes_found, mode_count, loss) "
                               "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
                error) &&
-       prepare(c.clearParts, c.db,
-               QStringLiteral("DELETE FROM part_metrics WHERE run = ? AND step = ?"), error) &&
-       prepare(c.clearDensities, c.db,
-               QStringLiteral("DELETE FROM densities WHERE run = ? AND step = ?"), error) &&
-       prepare(c.partMetrics, c.db,
+       prepare(c.clearParts,
+               c.db,
+               QStringLiteral("DELETE FROM part_metrics WHERE run = ? AND step = ?"),
+               error) &&
+       prepare(c.clearDensities,
+               c.db,
+               QStringLiteral("DELETE FROM densities WHERE run = ? AND step = ?"),
+               error) &&
+       prepare(c.partMetrics,
+               c.db,
                QStringLiteral("INSERT OR REPLACE INTO part_metrics (run, step, part, log_z, "
                               "log_z_true, mass_true, weight, l1, leak, loss, modes_found) "
                               "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
                error) &&
-       prepare(c.density, c.db,
+       prepare(c.density,
+               c.db,
                QStringLiteral("INSERT OR REPLACE INTO densities (run, step, part, data) "
                               "VALUES (?, ?, ?, ?)"),
                error) &&
-       prepare(c.checkpoint, c.db,
+       prepare(c.checkpoint,
+               c.db,
                QStringLiteral("INSERT OR REPLACE INTO checkpoints (run, part, step, "
                               "parameters, adam_first, adam_second, log_z, log_z_first, "
                               "log_z_second, rng, buffer, modes_found) "
                               "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
                error) &&
-       prepare(c.pruneCheckpoints, c.db,
+       prepare(c.pruneCheckpoints,
+               c.db,
                QStringLiteral("DELETE FROM checkpoints WHERE run = ? AND part = ? AND step <> ?"),
                error) &&
-       prepare(c.run, c.db,
+       prepare(c.run,
+               c.db,
                QStringLiteral("INSERT INTO runs (run, name, grp, seed, parts, weights, steps, "
                               "part_of, part_reward) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"),
                error) &&
-       prepare(c.array, c.db,
-               QStringLiteral("INSERT OR REPLACE INTO arrays (name, data) VALUES (?, ?)"), error);
+       prepare(c.array,
+               c.db,
+               QStringLiteral("INSERT OR REPLACE INTO arrays (name, data) VALUES (?, ?)"),
+               error);
   return ok;
 }
 
@@ -534,7 +557,9 @@ bool SessionWriter::open(const QString& path, const QJsonObject& config, QString
     return fail(QStringLiteral("%1: cannot create session: it is a folder").arg(path));
   }
   // Overwrite: a stale -wal next to a new database would be replayed into it.
-  for (const QString& file : { path, path + QStringLiteral("-wal"), path + QStringLiteral("-shm"),
+  for (const QString& file : { path,
+                               path + QStringLiteral("-wal"),
+                               path + QStringLiteral("-shm"),
                                path + QStringLiteral("-journal") }) {
     if (QFile::exists(file) && !QFile::remove(file)) {
       return fail(QStringLiteral("%1: cannot overwrite %2").arg(path, file));
@@ -688,7 +713,8 @@ void SessionWriter::appendSnapshot(SnapshotPtr snapshot)
   });
 }
 
-void SessionWriter::appendCheckpoint(int run, int part,
+void SessionWriter::appendCheckpoint(int run,
+                                     int part,
                                      std::shared_ptr<const PartCheckpoint> checkpoint)
 {
   if (!checkpoint) {

@@ -77,7 +77,8 @@ public slots:
   void appendSnapshot(gfm::core::SnapshotPtr snapshot);
 
   /** @brief Queues a part's checkpoint (replacing the part's older one unless keep-all). */
-  void appendCheckpoint(int run, int part,
+  void appendCheckpoint(int run,
+                        int part,
                         std::shared_ptr<const gfm::core::PartCheckpoint> checkpoint);
 
 signals:

@@ -192,16 +192,15 @@ void TestSessionReader::refusesWhatIsNotASession_data()
   const QString other = m_dir.filePath(QStringLiteral("other.sqlite"));
   QVERIFY(makeForeignDatabase(other, QStringLiteral("someone-else"), 1));
   const QString newer = m_dir.filePath(QStringLiteral("newer.gflowmix"));
-  QVERIFY(makeForeignDatabase(newer, QString::fromLatin1(kSessionFormatName),
-                              kSessionFormatVersion + 1));
+  QVERIFY(
+    makeForeignDatabase(newer, QString::fromLatin1(kSessionFormatName), kSessionFormatVersion + 1));
 
   QTest::newRow("random bytes") << random << "not an SQLite database";
   QTest::newRow("empty file") << empty << "not a gflowmix session";
   QTest::newRow("SQLite without meta") << plain << "without a meta table";
   QTest::newRow("another format") << other << "its format is \"someone-else\"";
-  QTest::newRow("newer version") << newer
-                                 << QStringLiteral("format version %1 is newer")
-                                      .arg(kSessionFormatVersion + 1);
+  QTest::newRow("newer version")
+    << newer << QStringLiteral("format version %1 is newer").arg(kSessionFormatVersion + 1);
   QTest::newRow("missing file") << m_dir.filePath(QStringLiteral("nope.gflowmix"))
                                 << "no such file";
   QTest::newRow("folder") << m_dir.path() << "not a file";

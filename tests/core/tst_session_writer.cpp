@@ -28,11 +28,11 @@ bool sameBits(double a, double b)
   return std::memcmp(&a, &b, sizeof a) == 0;
 }
 
-template <typename T>
+template<typename T>
 bool sameBits(const std::vector<T>& a, const std::vector<T>& b)
 {
-  return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(),
-                                                           a.size() * sizeof(T)) == 0);
+  return a.size() == b.size() &&
+         (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(T)) == 0);
 }
 
 /** Values no decimal round trip would keep: irrational-ish doubles and a denormal. */
@@ -157,8 +157,8 @@ QJsonObject makeConfig()
 {
   return QJsonObject{
     { "name", "hypergrid-2d-8" },
-    { "env", QJsonObject{ { "kind", "hypergrid" }, { "dim", 2 }, { "height", 8 },
-                          { "r0", 1e-4 } } },
+    { "env",
+      QJsonObject{ { "kind", "hypergrid" }, { "dim", 2 }, { "height", 8 }, { "r0", 1e-4 } } },
     { "runs", QJsonArray{ QJsonObject{ { "name", "standard" }, { "parts", 1 } } } },
     { "note", QStringLiteral("ünïcødé ✓") },
   };
@@ -255,8 +255,8 @@ void TestSessionWriter::seriesHasMetricsWithoutDensities()
   std::vector<std::shared_ptr<Snapshot>> written;
   SessionWriter writer;
   QVERIFY(writer.open(path, makeConfig()));
-  writer.writeRuns({ makeRun("standard", "standard", 0, 1, 16),
-                     makeRun("random-s0", "random", 0, 3, 16) });
+  writer.writeRuns(
+    { makeRun("standard", "standard", 0, 1, 16), makeRun("random-s0", "random", 0, 3, 16) });
   for (int k = 0; k < 6; ++k) {
     auto s = makeSnapshot(1, 100 * k, 3, 16);
     s->runName = QStringLiteral("random-s0");

@@ -6,8 +6,6 @@
 #include <cstring>
 #include <type_traits>
 
-Q_LOGGING_CATEGORY(lcSession, "gfm.session")
-
 namespace gfm::core {
 
 namespace {

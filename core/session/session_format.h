@@ -1,15 +1,14 @@
 #pragma once
 
+#include "core/util/logging.h"
+
 #include <QByteArray>
-#include <QLoggingCategory>
 #include <QString>
 
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
-
-Q_DECLARE_LOGGING_CATEGORY(lcSession)
 
 namespace gfm::core {
 

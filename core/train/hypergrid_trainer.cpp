@@ -4,6 +4,8 @@
 #include "core/util/random.h"
 #include "core/util/torch_include.h"
 
+#include <torch/version.h>
+
 #include <dlfcn.h>
 
 #include <algorithm>
@@ -683,6 +685,16 @@ void configureNumericsForWorkers()
   if (auto* set = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) {
     set(1);
   }
+}
+
+bool cudaAvailable()
+{
+  return at::hasCUDA();
+}
+
+const char* torchVersion()
+{
+  return TORCH_VERSION;
 }
 
 } // namespace gfm::core

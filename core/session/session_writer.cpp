@@ -38,8 +38,7 @@ QVariant real(double value)
 
 QString weightsName(MixtureWeights weights)
 {
-  return weights == MixtureWeights::Uniform ? QStringLiteral("uniform")
-                                            : QStringLiteral("learned-z");
+  return weights == MixtureWeights::Uniform ? QStringLiteral("uniform") : QStringLiteral("z");
 }
 
 QString nowIso()

@@ -26,8 +26,12 @@ void SessionRecorder::finish(bool completed)
   const SessionStatus status = finalStatus(completed, m_failed);
   m_writer->setStatus(status);
   const bool ok = m_writer->close();
-  qCInfo(lcSession).noquote() << "session" << m_writer->path() << "ended"
-                              << sessionStatusName(status);
+  if (m_failed) {
+    qCWarning(lcSession).noquote() << "session" << m_writer->path() << "ended failed:" << m_failure;
+  } else {
+    qCInfo(lcSession).noquote() << "session" << m_writer->path() << "ended"
+                                << sessionStatusName(status);
+  }
   emit closed(ok);
 }
 

@@ -333,7 +333,6 @@ void TestHypergrid::rowMajorOrder()
 
 void TestHypergrid::forwardMasks()
 {
-  // Vectors rather than arrays: the stop action never reads a coordinate, but its index is D.
   const Hypergrid grid(gridSpec(2, 4, 0.1));
   const std::vector<std::int32_t> origin = {0, 0};
   const std::vector<std::int32_t> rightEdge = {3, 1};
@@ -342,15 +341,15 @@ void TestHypergrid::forwardMasks()
 
   QVERIFY(grid.forwardAllowed(origin.data(), 0));
   QVERIFY(grid.forwardAllowed(origin.data(), 1));
-  QVERIFY(grid.forwardAllowed(origin.data(), 2));
+  QVERIFY(grid.forwardAllowed(origin.data(), grid.stopAction()));
 
   QVERIFY(!grid.forwardAllowed(rightEdge.data(), 0));
   QVERIFY(grid.forwardAllowed(rightEdge.data(), 1));
-  QVERIFY(grid.forwardAllowed(rightEdge.data(), 2));
+  QVERIFY(grid.forwardAllowed(rightEdge.data(), grid.stopAction()));
 
   QVERIFY(grid.forwardAllowed(topEdge.data(), 0));
   QVERIFY(!grid.forwardAllowed(topEdge.data(), 1));
-  QVERIFY(grid.forwardAllowed(topEdge.data(), 2));
+  QVERIFY(grid.forwardAllowed(topEdge.data(), grid.stopAction()));
 
   // The far corner can only stop.
   QVERIFY(!grid.forwardAllowed(corner.data(), 0));
@@ -362,7 +361,7 @@ void TestHypergrid::forwardMasks()
   const std::vector<std::int32_t> mid = {1};
   QVERIFY(line.forwardAllowed(mid.data(), 0));
   QVERIFY(!line.forwardAllowed(end.data(), 0));
-  QVERIFY(line.forwardAllowed(end.data(), 1));
+  QVERIFY(line.forwardAllowed(end.data(), line.stopAction()));
 }
 
 void TestHypergrid::rewardsVectorMatchesCells()

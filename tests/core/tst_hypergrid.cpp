@@ -66,52 +66,52 @@ void TestHypergrid::rewardOfCell_data()
 
   using C = std::vector<std::int32_t>;
   // D = 2, H = 8.
-  QTest::newRow("h8 origin corner") << 8 << 0.1 << C{0, 0} << 0.6;
-  QTest::newRow("h8 mode (1,1)") << 8 << 0.1 << C{1, 1} << 2.6;
-  QTest::newRow("h8 mode (1,6)") << 8 << 0.1 << C{1, 6} << 2.6;
-  QTest::newRow("h8 mode (6,6)") << 8 << 0.1 << C{6, 6} << 2.6;
-  QTest::newRow("h8 outer (0,1)") << 8 << 0.1 << C{0, 1} << 0.6;
-  QTest::newRow("h8 far corner") << 8 << 0.1 << C{7, 7} << 0.6;
-  QTest::newRow("h8 centre (3,4)") << 8 << 0.1 << C{3, 4} << 0.1;
-  QTest::newRow("h8 mixed (0,3)") << 8 << 0.1 << C{0, 3} << 0.1;
-  QTest::newRow("h8 mixed (1,2)") << 8 << 0.1 << C{1, 2} << 0.1;
-  QTest::newRow("h8 hard mode") << 8 << 1e-4 << C{6, 1} << 2.5001;
-  QTest::newRow("h8 hard centre") << 8 << 1e-4 << C{4, 4} << 1e-4;
+  QTest::newRow("h8 origin corner") << 8 << 0.1 << C{ 0, 0 } << 0.6;
+  QTest::newRow("h8 mode (1,1)") << 8 << 0.1 << C{ 1, 1 } << 2.6;
+  QTest::newRow("h8 mode (1,6)") << 8 << 0.1 << C{ 1, 6 } << 2.6;
+  QTest::newRow("h8 mode (6,6)") << 8 << 0.1 << C{ 6, 6 } << 2.6;
+  QTest::newRow("h8 outer (0,1)") << 8 << 0.1 << C{ 0, 1 } << 0.6;
+  QTest::newRow("h8 far corner") << 8 << 0.1 << C{ 7, 7 } << 0.6;
+  QTest::newRow("h8 centre (3,4)") << 8 << 0.1 << C{ 3, 4 } << 0.1;
+  QTest::newRow("h8 mixed (0,3)") << 8 << 0.1 << C{ 0, 3 } << 0.1;
+  QTest::newRow("h8 mixed (1,2)") << 8 << 0.1 << C{ 1, 2 } << 0.1;
+  QTest::newRow("h8 hard mode") << 8 << 1e-4 << C{ 6, 1 } << 2.5001;
+  QTest::newRow("h8 hard centre") << 8 << 1e-4 << C{ 4, 4 } << 1e-4;
   // D = 2, H = 16: x = 12 and x = 3 are exactly on u = 0.3, outside the band.
-  QTest::newRow("h16 mode (2,2)") << 16 << 0.1 << C{2, 2} << 2.6;
-  QTest::newRow("h16 mode (13,13)") << 16 << 0.1 << C{13, 13} << 2.6;
-  QTest::newRow("h16 mode (2,13)") << 16 << 0.1 << C{2, 13} << 2.6;
-  QTest::newRow("h16 on u=0.3 (12,12)") << 16 << 0.1 << C{12, 12} << 0.6;
-  QTest::newRow("h16 on u=0.3 (3,3)") << 16 << 0.1 << C{3, 3} << 0.6;
-  QTest::newRow("h16 on u=0.3 (12,13)") << 16 << 0.1 << C{12, 13} << 0.6;
-  QTest::newRow("h16 (4,4) inside") << 16 << 0.1 << C{4, 4} << 0.1;
-  QTest::newRow("h16 (1,14)") << 16 << 0.1 << C{1, 14} << 0.6;
+  QTest::newRow("h16 mode (2,2)") << 16 << 0.1 << C{ 2, 2 } << 2.6;
+  QTest::newRow("h16 mode (13,13)") << 16 << 0.1 << C{ 13, 13 } << 2.6;
+  QTest::newRow("h16 mode (2,13)") << 16 << 0.1 << C{ 2, 13 } << 2.6;
+  QTest::newRow("h16 on u=0.3 (12,12)") << 16 << 0.1 << C{ 12, 12 } << 0.6;
+  QTest::newRow("h16 on u=0.3 (3,3)") << 16 << 0.1 << C{ 3, 3 } << 0.6;
+  QTest::newRow("h16 on u=0.3 (12,13)") << 16 << 0.1 << C{ 12, 13 } << 0.6;
+  QTest::newRow("h16 (4,4) inside") << 16 << 0.1 << C{ 4, 4 } << 0.1;
+  QTest::newRow("h16 (1,14)") << 16 << 0.1 << C{ 1, 14 } << 0.6;
   // D = 2, odd H.
-  QTest::newRow("h7 mode (1,5)") << 7 << 0.1 << C{1, 5} << 2.6;
-  QTest::newRow("h7 outer (0,6)") << 7 << 0.1 << C{0, 6} << 0.6;
-  QTest::newRow("h7 middle (3,3)") << 7 << 0.1 << C{3, 3} << 0.1;
-  QTest::newRow("h7 (2,1)") << 7 << 0.1 << C{2, 1} << 0.1;
-  QTest::newRow("h11 outer (1,1)") << 11 << 0.1 << C{1, 1} << 0.6;
-  QTest::newRow("h11 on u=0.3 (2,2)") << 11 << 0.1 << C{2, 2} << 0.6;
-  QTest::newRow("h11 on u=0.4 (9,9)") << 11 << 0.1 << C{9, 9} << 0.6;
-  QTest::newRow("h11 (3,3)") << 11 << 0.1 << C{3, 3} << 0.1;
-  QTest::newRow("h11 middle (5,5)") << 11 << 0.1 << C{5, 5} << 0.1;
+  QTest::newRow("h7 mode (1,5)") << 7 << 0.1 << C{ 1, 5 } << 2.6;
+  QTest::newRow("h7 outer (0,6)") << 7 << 0.1 << C{ 0, 6 } << 0.6;
+  QTest::newRow("h7 middle (3,3)") << 7 << 0.1 << C{ 3, 3 } << 0.1;
+  QTest::newRow("h7 (2,1)") << 7 << 0.1 << C{ 2, 1 } << 0.1;
+  QTest::newRow("h11 outer (1,1)") << 11 << 0.1 << C{ 1, 1 } << 0.6;
+  QTest::newRow("h11 on u=0.3 (2,2)") << 11 << 0.1 << C{ 2, 2 } << 0.6;
+  QTest::newRow("h11 on u=0.4 (9,9)") << 11 << 0.1 << C{ 9, 9 } << 0.6;
+  QTest::newRow("h11 (3,3)") << 11 << 0.1 << C{ 3, 3 } << 0.1;
+  QTest::newRow("h11 middle (5,5)") << 11 << 0.1 << C{ 5, 5 } << 0.1;
   // D = 2, H = 32.
-  QTest::newRow("h32 mode (4,27)") << 32 << 0.1 << C{4, 27} << 2.6;
-  QTest::newRow("h32 mode (6,5)") << 32 << 0.1 << C{6, 5} << 2.6;
-  QTest::newRow("h32 outer (3,6)") << 32 << 0.1 << C{3, 6} << 0.6;
-  QTest::newRow("h32 outer (7,24)") << 32 << 0.1 << C{7, 24} << 0.6;
-  QTest::newRow("h32 (8,8)") << 32 << 0.1 << C{8, 8} << 0.1;
-  QTest::newRow("h32 (7,23)") << 32 << 0.1 << C{7, 23} << 0.1;
-  QTest::newRow("h32 (28,25)") << 32 << 0.1 << C{28, 25} << 0.6;
+  QTest::newRow("h32 mode (4,27)") << 32 << 0.1 << C{ 4, 27 } << 2.6;
+  QTest::newRow("h32 mode (6,5)") << 32 << 0.1 << C{ 6, 5 } << 2.6;
+  QTest::newRow("h32 outer (3,6)") << 32 << 0.1 << C{ 3, 6 } << 0.6;
+  QTest::newRow("h32 outer (7,24)") << 32 << 0.1 << C{ 7, 24 } << 0.6;
+  QTest::newRow("h32 (8,8)") << 32 << 0.1 << C{ 8, 8 } << 0.1;
+  QTest::newRow("h32 (7,23)") << 32 << 0.1 << C{ 7, 23 } << 0.1;
+  QTest::newRow("h32 (28,25)") << 32 << 0.1 << C{ 28, 25 } << 0.6;
   // D = 1 and D = 3, D = 4.
-  QTest::newRow("d1 h8 mode") << 8 << 0.1 << C{6} << 2.6;
-  QTest::newRow("d1 h8 middle") << 8 << 0.1 << C{4} << 0.1;
-  QTest::newRow("d3 h8 mode") << 8 << 0.1 << C{1, 6, 1} << 2.6;
-  QTest::newRow("d3 h8 outer") << 8 << 0.1 << C{0, 7, 1} << 0.6;
-  QTest::newRow("d3 h8 one inside") << 8 << 0.1 << C{1, 6, 2} << 0.1;
-  QTest::newRow("d4 h16 mode") << 16 << 0.1 << C{2, 13, 13, 2} << 2.6;
-  QTest::newRow("d4 h16 one on 0.3") << 16 << 0.1 << C{2, 13, 12, 2} << 0.6;
+  QTest::newRow("d1 h8 mode") << 8 << 0.1 << C{ 6 } << 2.6;
+  QTest::newRow("d1 h8 middle") << 8 << 0.1 << C{ 4 } << 0.1;
+  QTest::newRow("d3 h8 mode") << 8 << 0.1 << C{ 1, 6, 1 } << 2.6;
+  QTest::newRow("d3 h8 outer") << 8 << 0.1 << C{ 0, 7, 1 } << 0.6;
+  QTest::newRow("d3 h8 one inside") << 8 << 0.1 << C{ 1, 6, 2 } << 0.1;
+  QTest::newRow("d4 h16 mode") << 16 << 0.1 << C{ 2, 13, 13, 2 } << 2.6;
+  QTest::newRow("d4 h16 one on 0.3") << 16 << 0.1 << C{ 2, 13, 12, 2 } << 0.6;
 }
 
 void TestHypergrid::rewardOfCell()
@@ -309,12 +309,12 @@ void TestHypergrid::rowMajorOrder()
 {
   // D = 3, H = 5: the last coordinate is fastest, strides 25, 5, 1.
   const Hypergrid grid(gridSpec(3, 5, 0.1));
-  QCOMPARE(grid.stride(0), std::int64_t{25});
-  QCOMPARE(grid.stride(1), std::int64_t{5});
-  QCOMPARE(grid.stride(2), std::int64_t{1});
+  QCOMPARE(grid.stride(0), std::int64_t{ 25 });
+  QCOMPARE(grid.stride(1), std::int64_t{ 5 });
+  QCOMPARE(grid.stride(2), std::int64_t{ 1 });
 
-  const std::int32_t cell[3] = {1, 2, 3};
-  QCOMPARE(grid.indexOf(cell), std::int64_t{38});
+  const std::int32_t cell[3] = { 1, 2, 3 };
+  QCOMPARE(grid.indexOf(cell), std::int64_t{ 38 });
 
   std::int32_t back[3];
   grid.coordsOf(124, back);
@@ -327,17 +327,17 @@ void TestHypergrid::rowMajorOrder()
   QCOMPARE(back[2], 0);
 
   // Incrementing coordinate d moves the index by exactly stride(d): parents precede children.
-  const std::int32_t next[3] = {1, 3, 3};
+  const std::int32_t next[3] = { 1, 3, 3 };
   QCOMPARE(grid.indexOf(next) - grid.indexOf(cell), grid.stride(1));
 }
 
 void TestHypergrid::forwardMasks()
 {
   const Hypergrid grid(gridSpec(2, 4, 0.1));
-  const std::vector<std::int32_t> origin = {0, 0};
-  const std::vector<std::int32_t> rightEdge = {3, 1};
-  const std::vector<std::int32_t> topEdge = {2, 3};
-  const std::vector<std::int32_t> corner = {3, 3};
+  const std::vector<std::int32_t> origin = { 0, 0 };
+  const std::vector<std::int32_t> rightEdge = { 3, 1 };
+  const std::vector<std::int32_t> topEdge = { 2, 3 };
+  const std::vector<std::int32_t> corner = { 3, 3 };
 
   QVERIFY(grid.forwardAllowed(origin.data(), 0));
   QVERIFY(grid.forwardAllowed(origin.data(), 1));
@@ -357,8 +357,8 @@ void TestHypergrid::forwardMasks()
   QVERIFY(grid.forwardAllowed(corner.data(), grid.stopAction()));
 
   const Hypergrid line(gridSpec(1, 3, 0.1));
-  const std::vector<std::int32_t> end = {2};
-  const std::vector<std::int32_t> mid = {1};
+  const std::vector<std::int32_t> end = { 2 };
+  const std::vector<std::int32_t> mid = { 1 };
   QVERIFY(line.forwardAllowed(mid.data(), 0));
   QVERIFY(!line.forwardAllowed(end.data(), 0));
   QVERIFY(line.forwardAllowed(end.data(), line.stopAction()));
@@ -368,7 +368,7 @@ void TestHypergrid::rewardsVectorMatchesCells()
 {
   // D = 1, H = 8: [0.6, 2.6, 0.1, 0.1, 0.1, 0.1, 2.6, 0.6].
   const Hypergrid grid(gridSpec(1, 8, 0.1));
-  const std::vector<double> expected = {0.6, 2.6, 0.1, 0.1, 0.1, 0.1, 2.6, 0.6};
+  const std::vector<double> expected = { 0.6, 2.6, 0.1, 0.1, 0.1, 0.1, 2.6, 0.6 };
   const std::vector<double> rewards = grid.rewards();
   QCOMPARE(rewards.size(), expected.size());
   for (std::size_t i = 0; i < expected.size(); ++i) {

@@ -34,7 +34,8 @@ HypergridSpec gridSpec(int dim, int height, double r0)
  * under 5 pooled into one bin; returns the upper-tail p-value by the Wilson–Hilferty cube-root
  * normal approximation (accurate to a few per cent of p for tens of degrees of freedom).
  */
-double chiSquarePValue(const std::vector<double>& counts, const std::vector<double>& expectedP,
+double chiSquarePValue(const std::vector<double>& counts,
+                       const std::vector<double>& expectedP,
                        double total)
 {
   double chi2 = 0.0;
@@ -121,16 +122,15 @@ void TestHypergridMetrics::terminalDistributionByHand_data()
 
   // D = 1, H = 3, actions [increment, stop]:
   // p(0) = 0.7; p(1) = 0.3·0.4 = 0.12; p(2) = 0.3·0.6·1 = 0.18.
-  QTest::newRow("d1 h3") << 1 << 3 << std::vector<float>{0.3f, 0.7f, 0.6f, 0.4f, 0.0f, 1.0f}
-                         << std::vector<double>{0.7, 0.12, 0.18};
+  QTest::newRow("d1 h3") << 1 << 3 << std::vector<float>{ 0.3f, 0.7f, 0.6f, 0.4f, 0.0f, 1.0f }
+                         << std::vector<double>{ 0.7, 0.12, 0.18 };
 
   // D = 2, H = 2, states (0,0) (0,1) (1,0) (1,1), actions [x0+1, x1+1, stop]:
   // p(0,0) = 0.2; reach(0,1) = 0.3, p = 0.3·0.6 = 0.18; reach(1,0) = 0.5, p = 0.5·0.75 = 0.375;
   // reach(1,1) = 0.3·0.4 + 0.5·0.25 = 0.245, p = 0.245.
-  QTest::newRow("d2 h2") << 2 << 2
-                         << std::vector<float>{0.5f, 0.3f,  0.2f,  0.4f, 0.0f, 0.6f,
-                                               0.0f, 0.25f, 0.75f, 0.0f, 0.0f, 1.0f}
-                         << std::vector<double>{0.2, 0.18, 0.375, 0.245};
+  QTest::newRow("d2 h2") << 2 << 2 << std::vector<float>{ 0.5f, 0.3f,  0.2f,  0.4f, 0.0f, 0.6f,
+                                                          0.0f, 0.25f, 0.75f, 0.0f, 0.0f, 1.0f }
+                         << std::vector<double>{ 0.2, 0.18, 0.375, 0.245 };
 
   // D = 2, H = 3 with a policy that always moves along x1 first, then along x0, stopping at
   // (2,1) only: every other cell gets probability 0.
@@ -144,7 +144,7 @@ void TestHypergridMetrics::terminalDistributionByHand_data()
   set(1, 1.0f, 0.0f, 0.0f); // (0,1) -> (1,1)
   set(4, 1.0f, 0.0f, 0.0f); // (1,1) -> (2,1)
   set(7, 0.0f, 0.0f, 1.0f); // stop at (2,1)
-  for (int s : {2, 3, 5, 6, 8}) {
+  for (int s : { 2, 3, 5, 6, 8 }) {
     set(s, 0.0f, 0.0f, 1.0f);
   }
   std::vector<double> onlyOne(9, 0.0);
@@ -205,7 +205,8 @@ void TestHypergridMetrics::untrainedTrainerMatchesSampling()
   // A DP that confuses the two increment actions (a stride mix-up) must fail the same check.
   std::vector<float> swapped = table;
   for (std::int64_t s = 0; s < grid.stateCount(); ++s) {
-    std::swap(swapped[static_cast<std::size_t>(s * 3)], swapped[static_cast<std::size_t>(s * 3 + 1)]);
+    std::swap(swapped[static_cast<std::size_t>(s * 3)],
+              swapped[static_cast<std::size_t>(s * 3 + 1)]);
   }
   std::vector<std::int32_t> coords(2);
   for (std::int64_t s = 0; s < grid.stateCount(); ++s) {
@@ -274,8 +275,8 @@ void TestHypergridMetrics::uniformDistance()
 
 void TestHypergridMetrics::distancesByHand()
 {
-  const std::vector<double> p = {0.5, 0.5, 0.0, 0.0};
-  const std::vector<double> q = {0.25, 0.25, 0.25, 0.25};
+  const std::vector<double> p = { 0.5, 0.5, 0.0, 0.0 };
+  const std::vector<double> q = { 0.25, 0.25, 0.25, 0.25 };
   const Distances dist = distances(p, q);
   QCOMPARE(dist.l1, 1.0);
   QCOMPARE(dist.tv, 0.5);
@@ -285,15 +286,15 @@ void TestHypergridMetrics::distancesByHand()
   QCOMPARE(same.l1, 0.0);
 
   // Disjoint supports are at the maximum, 2.
-  const Distances apart = distances({1.0, 0.0}, {0.0, 1.0});
+  const Distances apart = distances({ 1.0, 0.0 }, { 0.0, 1.0 });
   QCOMPARE(apart.l1, 2.0);
   QCOMPARE(apart.tv, 1.0);
 }
 
 void TestHypergridMetrics::empiricalDistribution()
 {
-  const std::vector<double> p = gfm::core::empiricalDistribution({0, 0, 1, 3}, 5);
-  const std::vector<double> expected = {0.5, 0.25, 0.0, 0.25, 0.0};
+  const std::vector<double> p = gfm::core::empiricalDistribution({ 0, 0, 1, 3 }, 5);
+  const std::vector<double> expected = { 0.5, 0.25, 0.0, 0.25, 0.0 };
   QCOMPARE(p, expected);
 
   const std::vector<double> none = gfm::core::empiricalDistribution({}, 3);

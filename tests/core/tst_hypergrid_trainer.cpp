@@ -181,17 +181,17 @@ void TestHypergridTrainer::firstLossByHandOnALine()
   TrainingSpec training = trainingWithSeed(17);
   PartMembership membership;
   if (restricted) {
-    membership = membershipOf({0, 0, 1, 1}, 0);
+    membership = membershipOf({ 0, 0, 1, 1 }, 0);
   }
   HypergridTrainer trainer(grid, smallPolicy(16, backward, sharedTrunk), training, membership);
   QCOMPARE(trainer.logZ(), 0.0);
 
   const std::vector<float> table = trainer.forwardProbabilities();
-  QCOMPARE(table.size(), std::size_t{8});
+  QCOMPARE(table.size(), std::size_t{ 8 });
   QCOMPARE(table[6], 0.0f); // the last cell cannot increment
   QCOMPARE(table[7], 1.0f);
 
-  const double rewards[4] = {0.6, 0.1, 0.1, 0.6};
+  const double rewards[4] = { 0.6, 0.1, 0.1, 0.6 };
   double delta[4];
   double prefix = 0.0;
   for (int x = 0; x < 4; ++x) {
@@ -218,7 +218,7 @@ void TestHypergridTrainer::firstLossByHandOnALine()
   }
   QVERIFY2(std::abs(stats.loss - loss) < 1e-5 * std::max(1.0, loss),
            qPrintable(QStringLiteral("%1 vs %2").arg(stats.loss).arg(loss)));
-  QCOMPARE(stats.trajectories, std::int64_t{training.batch});
+  QCOMPARE(stats.trajectories, std::int64_t{ training.batch });
   QCOMPARE(stats.transitions, transitions);
   QVERIFY(std::abs(stats.meanLength - static_cast<double>(transitions) / training.batch) < 1e-12);
 
@@ -226,7 +226,7 @@ void TestHypergridTrainer::firstLossByHandOnALine()
   const double expectedLogZ = meanDelta > 0.0 ? -training.lrLogZ : training.lrLogZ;
   QVERIFY2(std::abs(stats.logZ - expectedLogZ) < 1e-6, qPrintable(QString::number(stats.logZ)));
   QCOMPARE(trainer.logZ(), stats.logZ);
-  QCOMPARE(trainer.stepCount(), std::int64_t{1});
+  QCOMPARE(trainer.stepCount(), std::int64_t{ 1 });
 }
 
 void TestHypergridTrainer::lossByHandWithUniformBackward()
@@ -254,28 +254,26 @@ void TestHypergridTrainer::lossByHandWithUniformBackward()
     std::vector<double> candidates;
     switch (x) {
       case 0:
-        candidates = {logZ + lp(0, 2) - logR};
+        candidates = { logZ + lp(0, 2) - logR };
         break;
       case 1:
-        candidates = {logZ + lp(0, 1) + lp(1, 2) - logR};
+        candidates = { logZ + lp(0, 1) + lp(1, 2) - logR };
         break;
       case 2:
-        candidates = {logZ + lp(0, 0) + lp(2, 2) - logR};
+        candidates = { logZ + lp(0, 0) + lp(2, 2) - logR };
         break;
       default:
-        candidates = {logZ + lp(0, 1) + lp(1, 0) + lp(3, 2) - logR + std::log(2.0),
-                      logZ + lp(0, 0) + lp(2, 1) + lp(3, 2) - logR + std::log(2.0)};
-        QCOMPARE(stats.transitions, std::int64_t{3});
+        candidates = { logZ + lp(0, 1) + lp(1, 0) + lp(3, 2) - logR + std::log(2.0),
+                       logZ + lp(0, 0) + lp(2, 1) + lp(3, 2) - logR + std::log(2.0) };
+        QCOMPARE(stats.transitions, std::int64_t{ 3 });
         break;
     }
-    const bool matched =
-      std::any_of(candidates.begin(), candidates.end(), [&stats](double delta) {
-        return std::abs(stats.loss - delta * delta) < 1e-5 * std::max(1.0, delta * delta);
-      });
-    QVERIFY2(matched, qPrintable(QStringLiteral("step %1, terminal %2, loss %3")
-                                   .arg(i)
-                                   .arg(x)
-                                   .arg(stats.loss)));
+    const bool matched = std::any_of(candidates.begin(), candidates.end(), [&stats](double delta) {
+      return std::abs(stats.loss - delta * delta) < 1e-5 * std::max(1.0, delta * delta);
+    });
+    QVERIFY2(
+      matched,
+      qPrintable(QStringLiteral("step %1, terminal %2, loss %3").arg(i).arg(x).arg(stats.loss)));
   }
   QVERIFY(seen.count(3) == 1); // the two-path cell was exercised
 }
@@ -323,13 +321,13 @@ void TestHypergridTrainer::checkpointRestoreContinuesIdentically()
     original.step();
   }
   const PartCheckpoint saved = original.checkpoint();
-  QCOMPARE(saved.step, std::int64_t{10});
+  QCOMPARE(saved.step, std::int64_t{ 10 });
 
   // A fresh trainer with another seed: everything it differs in must come from the checkpoint.
   training.seed = 99;
   HypergridTrainer resumed(grid, smallPolicy(), training, membership);
   QVERIFY(resumed.restore(saved));
-  QCOMPARE(resumed.stepCount(), std::int64_t{10});
+  QCOMPARE(resumed.stepCount(), std::int64_t{ 10 });
   QCOMPARE(resumed.logZ(), original.logZ());
 
   for (int i = 0; i < 10; ++i) {
@@ -341,7 +339,7 @@ void TestHypergridTrainer::checkpointRestoreContinuesIdentically()
   }
   const PartCheckpoint a = original.checkpoint();
   const PartCheckpoint b = resumed.checkpoint();
-  QCOMPARE(a.step, std::int64_t{20});
+  QCOMPARE(a.step, std::int64_t{ 20 });
   QVERIFY(a.parameters == b.parameters);
   QVERIFY(a.adamFirst == b.adamFirst);
   QVERIFY(a.adamSecond == b.adamSecond);
@@ -399,19 +397,19 @@ void TestHypergridTrainer::offPolicyBufferHoldsOnlyPartCells()
     }
   };
 
-  QCOMPARE(trainer.bufferSize(), std::int64_t{cells});
+  QCOMPARE(trainer.bufferSize(), std::int64_t{ cells });
   check();
   for (int i = 0; i < 30; ++i) {
     const StepStats stats = trainer.step();
     QVERIFY(std::isfinite(stats.loss));
-    QCOMPARE(stats.trajectories, std::int64_t{16});
+    QCOMPARE(stats.trajectories, std::int64_t{ 16 });
   }
   check();
-  QCOMPARE(trainer.bufferSize(), std::int64_t{cells}); // growth cannot add what is not there
+  QCOMPARE(trainer.bufferSize(), std::int64_t{ cells }); // growth cannot add what is not there
 
   // Without an off-policy share there is no buffer at all.
   HypergridTrainer onPolicy(grid, smallPolicy(), trainingWithSeed(4), membershipOf(labels, part));
-  QCOMPARE(onPolicy.bufferSize(), std::int64_t{0});
+  QCOMPARE(onPolicy.bufferSize(), std::int64_t{ 0 });
 }
 
 void TestHypergridTrainer::modesFoundGrows()
@@ -454,8 +452,8 @@ void TestHypergridTrainer::optionsTrainWithoutNaN()
   const Hypergrid grid(gridSpec(2, 8, 0.1));
   HypergridTrainer trainer(grid, smallPolicy(64, backward, sharedTrunk), trainingWithSeed(12));
   const std::vector<double> target = grid.target();
-  const double l1Before = distances(terminalDistribution(grid, trainer.forwardProbabilities()),
-                                    target).l1;
+  const double l1Before =
+    distances(terminalDistribution(grid, trainer.forwardProbabilities()), target).l1;
 
   constexpr int kSteps = 300;
   std::vector<double> losses;
@@ -474,7 +472,8 @@ void TestHypergridTrainer::optionsTrainWithoutNaN()
   const std::vector<float> table = trainer.forwardProbabilities();
   QVERIFY(allFinite(table));
   const double l1After = distances(terminalDistribution(grid, table), target).l1;
-  QVERIFY2(l1After < 0.5 * l1Before, qPrintable(QStringLiteral("%1 -> %2").arg(l1Before).arg(l1After)));
+  QVERIFY2(l1After < 0.5 * l1Before,
+           qPrintable(QStringLiteral("%1 -> %2").arg(l1Before).arg(l1After)));
 
   // log Z moves from 0 towards log 22.4 = 3.11.
   QVERIFY2(trainer.logZ() > 1.5, qPrintable(QString::number(trainer.logZ())));

@@ -55,7 +55,8 @@ std::vector<int> partSizes(const std::vector<std::int32_t>& labels, int k)
 }
 
 /** R(X_i) of every part. */
-std::vector<double> partMasses(const Hypergrid& grid, const std::vector<std::int32_t>& labels,
+std::vector<double> partMasses(const Hypergrid& grid,
+                               const std::vector<std::int32_t>& labels,
                                int k)
 {
   const std::vector<double> rewards = grid.rewards();
@@ -99,7 +100,7 @@ void TestPartition::labelsCoverTheGrid_data()
   QTest::addColumn<int>("parts");
   QTest::addColumn<bool>("centred");
 
-  const int heights[] = {0, 9, 8, 6, 4};
+  const int heights[] = { 0, 9, 8, 6, 4 };
   for (int dim = 1; dim <= 4; ++dim) {
     const int h = heights[dim];
     const QByteArray suffix = QByteArray(" d") + QByteArray::number(dim);
@@ -125,7 +126,7 @@ void TestPartition::labelsCoverTheGrid()
   const int k = partCount(grid, spec);
   QCOMPARE(k, kind == PartitionKind::NearestMode ? 1 << dim : parts);
 
-  for (std::uint64_t seed : {0u, 1u, 7u, 1234u}) {
+  for (std::uint64_t seed : { 0u, 1u, 7u, 1234u }) {
     const std::vector<std::int32_t> labels = partitionHypergrid(grid, spec, seed);
     QCOMPARE(static_cast<std::int64_t>(labels.size()), grid.stateCount());
 
@@ -257,17 +258,17 @@ void TestPartition::nearestModeOddHeight()
   // 0.268 / 0.249 / 0.249 / 0.234).
   const Hypergrid grid(gridSpec(2, 7, 0.1));
   const std::vector<std::int32_t> labels = nearestModePartition(grid);
-  const std::int32_t middle[2] = {3, 3};
-  const std::int32_t rightOfMiddle[2] = {4, 3};
-  const std::int32_t aboveMiddle[2] = {3, 4};
+  const std::int32_t middle[2] = { 3, 3 };
+  const std::int32_t rightOfMiddle[2] = { 4, 3 };
+  const std::int32_t aboveMiddle[2] = { 3, 4 };
   QCOMPARE(labels[static_cast<std::size_t>(grid.indexOf(middle))], 0);
   QCOMPARE(labels[static_cast<std::size_t>(grid.indexOf(rightOfMiddle))], 1);
   QCOMPARE(labels[static_cast<std::size_t>(grid.indexOf(aboveMiddle))], 2);
 
-  QCOMPARE(partSizes(labels, 4), (std::vector<int>{16, 12, 12, 9}));
+  QCOMPARE(partSizes(labels, 4), (std::vector<int>{ 16, 12, 12, 9 }));
   const std::vector<double> masses = partMasses(grid, labels, 4);
   const double z = grid.partitionFunction();
-  const double expected[4] = {0.268, 0.249, 0.249, 0.234};
+  const double expected[4] = { 0.268, 0.249, 0.249, 0.234 };
   for (int i = 0; i < 4; ++i) {
     QVERIFY2(std::abs(masses[static_cast<std::size_t>(i)] / z - expected[i]) < 5e-4,
              qPrintable(QString::number(masses[static_cast<std::size_t>(i)] / z)));
@@ -275,7 +276,7 @@ void TestPartition::nearestModeOddHeight()
 
   // H = 11 has no mode cell, yet the orthant partition is still defined: 36, 30, 30, 25 cells.
   const Hypergrid noModes(gridSpec(2, 11, 0.1));
-  QCOMPARE(partSizes(nearestModePartition(noModes), 4), (std::vector<int>{36, 30, 30, 25}));
+  QCOMPARE(partSizes(nearestModePartition(noModes), 4), (std::vector<int>{ 36, 30, 30, 25 }));
 }
 
 void TestPartition::randomSphereSectors_data()
@@ -363,17 +364,17 @@ void TestPartition::randomSphereZeroVector()
   // from the centre share f̂ and so share a part, whatever W is.
   const Hypergrid grid(gridSpec(2, 9, 0.1));
   const std::vector<double> features = hypergridFeatures(grid);
-  QCOMPARE(features.size(), std::size_t{162});
+  QCOMPARE(features.size(), std::size_t{ 162 });
   QCOMPARE(features[2 * 13], 1.0); // cell 13 = (1, 4)
   QCOMPARE(features[2 * 13 + 1], 4.0);
 
-  const std::vector<double> centre = {4.0, 4.0};
+  const std::vector<double> centre = { 4.0, 4.0 };
   for (std::uint64_t seed = 0; seed < 10; ++seed) {
     const std::vector<std::int32_t> labels =
       randomSpherePartition(features, 2, centre, 5, true, seed);
-    QCOMPARE(labels[40], 0); // (4, 4)
-    const std::int32_t ray = labels[5 * 9 + 6]; // (5, 6)
-    QCOMPARE(labels[6 * 9 + 8], ray);           // (6, 8), twice as far on the same ray
+    QCOMPARE(labels[40], 0);                        // (4, 4)
+    const std::int32_t ray = labels[5 * 9 + 6];     // (5, 6)
+    QCOMPARE(labels[6 * 9 + 8], ray);               // (6, 8), twice as far on the same ray
     QCOMPARE(labels[3 * 9 + 2], labels[2 * 9 + 0]); // (3, 2) and (2, 0)
   }
 
@@ -386,7 +387,7 @@ void TestPartition::randomSphereZeroVector()
 void TestPartition::kMeansRecoversSeparatedClusters()
 {
   // Three tight clusters 50 apart: 9 points on a 3×3 block around each centre.
-  const double centres[3][2] = {{0.0, 0.0}, {50.0, 0.0}, {0.0, 50.0}};
+  const double centres[3][2] = { { 0.0, 0.0 }, { 50.0, 0.0 }, { 0.0, 50.0 } };
   std::vector<double> points;
   std::vector<int> truth;
   for (int c = 0; c < 3; ++c) {
@@ -401,7 +402,7 @@ void TestPartition::kMeansRecoversSeparatedClusters()
 
   for (std::uint64_t seed = 0; seed < 10; ++seed) {
     const std::vector<double> centroids = kMeansCentroids(points, 2, 3, seed);
-    QCOMPARE(centroids.size(), std::size_t{6});
+    QCOMPARE(centroids.size(), std::size_t{ 6 });
     const std::vector<std::int32_t> labels = nearestCentroid(points, 2, centroids);
 
     // Each cluster maps to one part, and different clusters to different parts.
@@ -418,16 +419,16 @@ void TestPartition::kMeansRecoversSeparatedClusters()
       QVERIFY(std::abs(centroids[2 * p] - centres[cluster][0]) < 1e-9);
       QVERIFY(std::abs(centroids[2 * p + 1] - centres[cluster][1]) < 1e-9);
     }
-    QCOMPARE(distinct.size(), std::size_t{3});
+    QCOMPARE(distinct.size(), std::size_t{ 3 });
   }
 }
 
 void TestPartition::nearestCentroidByHand()
 {
-  const std::vector<double> centroids = {0.0, 0.0, 10.0, 0.0};
-  const std::vector<double> points = {1.0, 1.0, 6.0, 0.0, 5.0, 0.0, -3.0, 7.0, 10.0, -1.0};
+  const std::vector<double> centroids = { 0.0, 0.0, 10.0, 0.0 };
+  const std::vector<double> points = { 1.0, 1.0, 6.0, 0.0, 5.0, 0.0, -3.0, 7.0, 10.0, -1.0 };
   // (5, 0) is equidistant: the first centroid wins the tie.
-  QCOMPARE(nearestCentroid(points, 2, centroids), (std::vector<std::int32_t>{0, 1, 0, 0, 1}));
+  QCOMPARE(nearestCentroid(points, 2, centroids), (std::vector<std::int32_t>{ 0, 1, 0, 0, 1 }));
 }
 
 void TestPartition::partCountAndNone()
@@ -496,8 +497,7 @@ void TestPartition::mixtureOfPartTargetsIsTarget()
 
   const std::vector<double> target = grid.target();
   for (std::size_t s = 0; s < target.size(); ++s) {
-    QVERIFY2(std::abs(mixture[s] - target[s]) < 1e-12 * target[s],
-             qPrintable(QString::number(s)));
+    QVERIFY2(std::abs(mixture[s] - target[s]) < 1e-12 * target[s], qPrintable(QString::number(s)));
   }
 }
 

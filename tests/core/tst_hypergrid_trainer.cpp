@@ -98,6 +98,8 @@ private slots:
   void firstLossByHandOnALine_data();
   void firstLossByHandOnALine();
   void lossByHandWithUniformBackward();
+  void lossByHandWithOffPolicyShare();
+  void explorationFollowsUniformActions();
   void deterministicForASeed();
   void checkpointRestoreContinuesIdentically();
   void restoreRejectsOtherShapes();
@@ -161,11 +163,14 @@ void TestHypergridTrainer::firstLossByHandOnALine_data()
   QTest::addColumn<BackwardPolicy>("backward");
   QTest::addColumn<bool>("sharedTrunk");
   QTest::addColumn<bool>("restricted");
+  QTest::addColumn<double>("epsilon");
 
-  QTest::newRow("learned P_B") << BackwardPolicy::Learned << false << false;
-  QTest::newRow("shared trunk") << BackwardPolicy::Learned << true << false;
-  QTest::newRow("uniform P_B") << BackwardPolicy::Uniform << false << false;
-  QTest::newRow("part {0,1}, rest floored") << BackwardPolicy::Learned << false << true;
+  QTest::newRow("learned P_B") << BackwardPolicy::Learned << false << false << 0.0;
+  QTest::newRow("shared trunk") << BackwardPolicy::Learned << true << false << 0.0;
+  QTest::newRow("uniform P_B") << BackwardPolicy::Uniform << false << false << 0.0;
+  QTest::newRow("part {0,1}, rest floored") << BackwardPolicy::Learned << false << true << 0.0;
+  // ε changes which trajectories are drawn, never the P_F the loss scores them with.
+  QTest::newRow("epsilon 0.5") << BackwardPolicy::Learned << false << false << 0.5;
 }
 
 void TestHypergridTrainer::firstLossByHandOnALine()
@@ -173,12 +178,14 @@ void TestHypergridTrainer::firstLossByHandOnALine()
   QFETCH(BackwardPolicy, backward);
   QFETCH(bool, sharedTrunk);
   QFETCH(bool, restricted);
+  QFETCH(double, epsilon);
 
   // D = 1, H = 4, R = [0.6, 0.1, 0.1, 0.6]: the trajectory to x is x increments and a stop, so
   // the terminal fixes it, and every state has at most one parent (log P_B = 0). With log Z = 0:
   // δ(x) = Σ_{s<x} log P_F(+1|s) + log P_F(stop|x) − log R(x).
   const Hypergrid grid(gridSpec(1, 4, 0.1));
   TrainingSpec training = trainingWithSeed(17);
+  training.epsilon = epsilon;
   PartMembership membership;
   if (restricted) {
     membership = membershipOf({ 0, 0, 1, 1 }, 0);
@@ -276,6 +283,86 @@ void TestHypergridTrainer::lossByHandWithUniformBackward()
       qPrintable(QStringLiteral("step %1, terminal %2, loss %3").arg(i).arg(x).arg(stats.loss)));
   }
   QVERIFY(seen.count(3) == 1); // the two-path cell was exercised
+}
+
+void TestHypergridTrainer::lossByHandWithOffPolicyShare()
+{
+  // D = 1, H = 3, R = [0.6, 0.1, 0.6]; the part is the single cell {2}, so the buffer holds only
+  // 2 and ceil(8 · 0.25) = 2 of the 8 trajectories are 0 → 1 → 2 → stop, drawn backward. The
+  // on-policy ones ending at 0 or 1 are out of the part and scored with the floor.
+  const Hypergrid grid(gridSpec(1, 3, 0.1));
+  TrainingSpec training = trainingWithSeed(2);
+  training.batch = 8;
+  training.offPolicyRatio = 0.25;
+  HypergridTrainer trainer(grid, smallPolicy(16), training, membershipOf({ 0, 0, 1 }, 1));
+  QCOMPARE(trainer.bufferSize(), std::int64_t{ 1 });
+
+  const std::vector<float> t = trainer.forwardProbabilities();
+  auto lp = [&t](int index) {
+    return std::log(static_cast<double>(t[static_cast<std::size_t>(index)]));
+  };
+  const double floor = training.logRewardFloor;
+  const double delta[3] = { lp(1) - floor, lp(0) + lp(3) - floor, lp(0) + lp(2) - std::log(0.6) };
+
+  const StepStats stats = trainer.step();
+  const std::vector<std::int64_t> onPolicy = trainer.visitedTerminals();
+  QCOMPARE(onPolicy.size(), std::size_t{ 6 });
+  QCOMPARE(stats.trajectories, std::int64_t{ 8 });
+
+  double loss = 2.0 * delta[2] * delta[2] / 8.0;
+  std::int64_t onPolicyTransitions = 0;
+  for (std::int64_t x : onPolicy) {
+    loss += delta[x] * delta[x] / 8.0;
+    onPolicyTransitions += x + 1;
+  }
+  QVERIFY2(std::abs(stats.loss - loss) < 1e-5 * loss,
+           qPrintable(QStringLiteral("%1 vs %2").arg(stats.loss).arg(loss)));
+  QCOMPARE(stats.transitions, onPolicyTransitions + 2 * 3);
+  QVERIFY(std::abs(stats.meanLength - static_cast<double>(onPolicyTransitions) / 6.0) < 1e-12);
+}
+
+void TestHypergridTrainer::explorationFollowsUniformActions()
+{
+  // With ε = 1 the roll-outs ignore the network: each step picks uniformly among the allowed
+  // actions. On D = 2, H = 3 that terminal distribution is the DP over the uniform table, and
+  // the visited terminals must match it (χ² over 9 cells, 8 degrees of freedom).
+  const Hypergrid grid(gridSpec(2, 3, 0.1));
+  TrainingSpec training = trainingWithSeed(13);
+  training.epsilon = 1.0;
+  HypergridTrainer trainer(grid, smallPolicy(8), training);
+  constexpr int kSteps = 1000;
+  for (int i = 0; i < kSteps; ++i) {
+    trainer.step();
+  }
+
+  std::vector<float> uniform(9 * 3, 0.0f);
+  std::int32_t coords[2];
+  for (std::int64_t s = 0; s < 9; ++s) {
+    grid.coordsOf(s, coords);
+    const int allowed = 1 + (coords[0] < 2 ? 1 : 0) + (coords[1] < 2 ? 1 : 0);
+    for (int d = 0; d < 2; ++d) {
+      uniform[static_cast<std::size_t>(s * 3 + d)] = coords[d] < 2 ? 1.0f / allowed : 0.0f;
+    }
+    uniform[static_cast<std::size_t>(s * 3 + 2)] = 1.0f / allowed;
+  }
+  const std::vector<double> expected = terminalDistribution(grid, uniform);
+  QVERIFY(std::abs(expected[0] - 1.0 / 3.0) < 1e-7);  // stop at once
+  QVERIFY(std::abs(expected[4] - 2.0 / 27.0) < 1e-7); // (1,1): reach 2/9, then stop 1/3
+  QVERIFY(std::abs(expected[8] - 7.0 / 54.0) < 1e-7); // (2,2): reach 7/108 twice
+
+  const std::vector<std::int64_t> visited = trainer.visitedTerminals();
+  QCOMPARE(visited.size(), std::size_t{ kSteps * 16 });
+  std::vector<double> counts(9, 0.0);
+  for (std::int64_t s : visited) {
+    counts[static_cast<std::size_t>(s)] += 1.0;
+  }
+  double chi2 = 0.0;
+  for (std::size_t s = 0; s < 9; ++s) {
+    const double e = expected[s] * static_cast<double>(visited.size());
+    chi2 += (counts[s] - e) * (counts[s] - e) / e;
+  }
+  // The 0.999 quantile of χ² with 8 degrees of freedom is 26.12.
+  QVERIFY2(chi2 < 26.12, qPrintable(QString::number(chi2)));
 }
 
 void TestHypergridTrainer::deterministicForASeed()

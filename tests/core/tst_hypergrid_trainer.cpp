@@ -98,6 +98,7 @@ private slots:
   void firstLossByHandOnALine_data();
   void firstLossByHandOnALine();
   void lossByHandWithUniformBackward();
+  void lossByHandWithOffPolicyShare_data();
   void lossByHandWithOffPolicyShare();
   void explorationFollowsUniformActions();
   void deterministicForASeed();
@@ -234,6 +235,31 @@ void TestHypergridTrainer::firstLossByHandOnALine()
   QVERIFY2(std::abs(stats.logZ - expectedLogZ) < 1e-6, qPrintable(QString::number(stats.logZ)));
   QCOMPARE(trainer.logZ(), stats.logZ);
   QCOMPARE(trainer.stepCount(), std::int64_t{ 1 });
+
+  // Later steps score their batch with the parameters and log Z of that moment: the same
+  // recomputation from a fresh table must keep matching.
+  for (int step = 2; step <= 12; ++step) {
+    const std::vector<float> now = trainer.forwardProbabilities();
+    const double logZ = trainer.logZ();
+    double later[4];
+    double path = logZ;
+    for (int x = 0; x < 4; ++x) {
+      const bool inPart = !restricted || x < 2;
+      const double logR = inPart ? std::log(rewards[x]) : training.logRewardFloor;
+      later[x] = path + std::log(static_cast<double>(now[2 * x + 1])) - logR;
+      if (x < 3) {
+        path += std::log(static_cast<double>(now[2 * x]));
+      }
+    }
+    const double reported = trainer.step().loss;
+    const std::vector<std::int64_t> visited = trainer.visitedTerminals();
+    double expected = 0.0;
+    for (auto it = visited.end() - training.batch; it != visited.end(); ++it) {
+      expected += later[*it] * later[*it] / training.batch;
+    }
+    QVERIFY2(std::abs(reported - expected) < 1e-5 * std::max(1.0, expected),
+             qPrintable(QStringLiteral("step %1: %2 vs %3").arg(step).arg(reported).arg(expected)));
+  }
 }
 
 void TestHypergridTrainer::lossByHandWithUniformBackward()
@@ -285,8 +311,21 @@ void TestHypergridTrainer::lossByHandWithUniformBackward()
   QVERIFY(seen.count(3) == 1); // the two-path cell was exercised
 }
 
+void TestHypergridTrainer::lossByHandWithOffPolicyShare_data()
+{
+  QTest::addColumn<BackwardPolicy>("backward");
+  QTest::addColumn<bool>("sharedTrunk");
+
+  QTest::newRow("learned P_B") << BackwardPolicy::Learned << false;
+  QTest::newRow("shared trunk") << BackwardPolicy::Learned << true;
+  QTest::newRow("uniform P_B") << BackwardPolicy::Uniform << false;
+}
+
 void TestHypergridTrainer::lossByHandWithOffPolicyShare()
 {
+  QFETCH(BackwardPolicy, backward);
+  QFETCH(bool, sharedTrunk);
+
   // D = 1, H = 3, R = [0.6, 0.1, 0.6]; the part is the single cell {2}, so the buffer holds only
   // 2 and ceil(8 · 0.25) = 2 of the 8 trajectories are 0 → 1 → 2 → stop, drawn backward. The
   // on-policy ones ending at 0 or 1 are out of the part and scored with the floor.
@@ -294,31 +333,38 @@ void TestHypergridTrainer::lossByHandWithOffPolicyShare()
   TrainingSpec training = trainingWithSeed(2);
   training.batch = 8;
   training.offPolicyRatio = 0.25;
-  HypergridTrainer trainer(grid, smallPolicy(16), training, membershipOf({ 0, 0, 1 }, 1));
+  HypergridTrainer trainer(
+    grid, smallPolicy(16, backward, sharedTrunk), training, membershipOf({ 0, 0, 1 }, 1));
   QCOMPARE(trainer.bufferSize(), std::int64_t{ 1 });
 
-  const std::vector<float> t = trainer.forwardProbabilities();
-  auto lp = [&t](int index) {
-    return std::log(static_cast<double>(t[static_cast<std::size_t>(index)]));
-  };
+  // Each step is scored with the parameters and log Z it starts from.
   const double floor = training.logRewardFloor;
-  const double delta[3] = { lp(1) - floor, lp(0) + lp(3) - floor, lp(0) + lp(2) - std::log(0.6) };
+  for (int step = 1; step <= 8; ++step) {
+    const std::vector<float> t = trainer.forwardProbabilities();
+    auto lp = [&t](int index) {
+      return std::log(static_cast<double>(t[static_cast<std::size_t>(index)]));
+    };
+    const double z = trainer.logZ();
+    const double delta[3] = { z + lp(1) - floor,
+                              z + lp(0) + lp(3) - floor,
+                              z + lp(0) + lp(2) - std::log(0.6) };
 
-  const StepStats stats = trainer.step();
-  const std::vector<std::int64_t> onPolicy = trainer.visitedTerminals();
-  QCOMPARE(onPolicy.size(), std::size_t{ 6 });
-  QCOMPARE(stats.trajectories, std::int64_t{ 8 });
+    const StepStats stats = trainer.step();
+    const std::vector<std::int64_t> visited = trainer.visitedTerminals();
+    QCOMPARE(visited.size(), std::size_t(6 * step));
+    QCOMPARE(stats.trajectories, std::int64_t{ 8 });
 
-  double loss = 2.0 * delta[2] * delta[2] / 8.0;
-  std::int64_t onPolicyTransitions = 0;
-  for (std::int64_t x : onPolicy) {
-    loss += delta[x] * delta[x] / 8.0;
-    onPolicyTransitions += x + 1;
+    double loss = 2.0 * delta[2] * delta[2] / 8.0;
+    std::int64_t onPolicyTransitions = 0;
+    for (auto it = visited.end() - 6; it != visited.end(); ++it) {
+      loss += delta[*it] * delta[*it] / 8.0;
+      onPolicyTransitions += *it + 1;
+    }
+    QVERIFY2(std::abs(stats.loss - loss) < 1e-5 * loss,
+             qPrintable(QStringLiteral("step %1: %2 vs %3").arg(step).arg(stats.loss).arg(loss)));
+    QCOMPARE(stats.transitions, onPolicyTransitions + 2 * 3);
+    QVERIFY(std::abs(stats.meanLength - static_cast<double>(onPolicyTransitions) / 6.0) < 1e-12);
   }
-  QVERIFY2(std::abs(stats.loss - loss) < 1e-5 * loss,
-           qPrintable(QStringLiteral("%1 vs %2").arg(stats.loss).arg(loss)));
-  QCOMPARE(stats.transitions, onPolicyTransitions + 2 * 3);
-  QVERIFY(std::abs(stats.meanLength - static_cast<double>(onPolicyTransitions) / 6.0) < 1e-12);
 }
 
 void TestHypergridTrainer::explorationFollowsUniformActions()

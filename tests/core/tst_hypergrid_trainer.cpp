@@ -491,6 +491,19 @@ void TestHypergridTrainer::restoreRejectsOtherShapes()
   QVERIFY(!narrow.restore(wide.checkpoint()));
   QVERIFY(!uniform.restore(wide.checkpoint()));
   QVERIFY(!wide.restore(uniform.checkpoint()));
+
+  // Adam moments of the wrong length are a mismatch too, not a read past the end.
+  HypergridTrainer target(grid, smallPolicy(32), trainingWithSeed(2));
+  PartCheckpoint truncated = wide.checkpoint();
+  truncated.adamSecond.clear();
+  QVERIFY(!target.restore(truncated));
+
+  // Parameters alone (no optimiser state) are accepted.
+  PartCheckpoint weightsOnly = wide.checkpoint();
+  weightsOnly.adamFirst.clear();
+  weightsOnly.adamSecond.clear();
+  QVERIFY(target.restore(weightsOnly));
+  QVERIFY(target.checkpoint().parameters == wide.checkpoint().parameters);
 }
 
 void TestHypergridTrainer::offPolicyBufferHoldsOnlyPartCells_data()

@@ -685,8 +685,10 @@ bool HypergridTrainer::restore(const PartCheckpoint& c)
   const std::int64_t nf = d->forwardNet->parameterCount();
   const std::int64_t nb = d->backwardNet ? d->backwardNet->parameterCount() : 0;
   const auto expected = static_cast<std::size_t>(nf + nb);
+  // Adam moments are optional, but when present both must match the parameters.
+  const bool withMoments = !c.adamFirst.empty() || !c.adamSecond.empty();
   if (c.parameters.size() != expected ||
-      (!c.adamFirst.empty() && c.adamFirst.size() != expected)) {
+      (withMoments && (c.adamFirst.size() != expected || c.adamSecond.size() != expected))) {
     return false;
   }
   std::copy_n(c.parameters.begin(), nf, d->forwardNet->parameters());

@@ -306,9 +306,11 @@ int densityCommand(const QStringList& list)
   if (!writeOutput(args->value(QStringLiteral("out")), csv, &error)) {
     return fail(kFailure, error);
   }
-  std::fprintf(stderr, "%s at step %lld: %s, L1 %.4f\n", qPrintable(run->name),
+  const double l1 = *part < 0 ? s->l1 : s->parts[static_cast<std::size_t>(*part)].l1;
+  std::fprintf(stderr, "%s at step %lld: %s, L1 %.4f%s\n", qPrintable(run->name),
                static_cast<long long>(s->step),
-               *part < 0 ? "mixture" : qPrintable(QStringLiteral("part %1").arg(*part)), s->l1);
+               *part < 0 ? "mixture" : qPrintable(QStringLiteral("part %1").arg(*part)), l1,
+               *part < 0 ? "" : " against its own normalised target");
   return kOk;
 }
 

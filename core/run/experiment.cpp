@@ -482,9 +482,10 @@ void Experiment::start()
   for (const Impl::Unit& unit : d->units) {
     parts += unit.parts.size();
   }
-  qCInfo(lcCore) << "starting" << d->runs.size() << "runs," << parts << "parts"
-                 << (d->execution == Execution::Stacked ? "stacked per run" : "") << "on"
-                 << workers << "worker threads";
+  qCInfo(lcCore).noquote() << "starting" << d->runs.size() << "runs," << parts
+                           << (d->execution == Execution::Stacked ? "parts stacked per run"
+                                                                  : "parts")
+                           << "on" << workers << "worker threads";
   d->running = true;
   d->alive = workers;
   for (auto& mine : share) {

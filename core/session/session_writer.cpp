@@ -1,5 +1,7 @@
 #include "core/session/session_writer.h"
 
+#include "core/session/session_reader.h"
+
 #include <QDateTime>
 #include <QDir>
 #include <QFile>
@@ -248,6 +250,7 @@ struct SessionWriter::Impl
   QString path;
   QString connection;
   QJsonObject config;
+  bool appending = false; // openForAppend(): keep the file, its tables and its config
   int batchRows = 64;
   int batchMsecs = 1000;
   bool keepAllCheckpoints = false;
@@ -322,7 +325,8 @@ bool SessionWriter::Impl::setUp(WriterContext& c, QString* error)
     *error = c.db.lastError().text();
     return false;
   }
-  for (const QString& sql : sessionSchema()) {
+  // A resumed session keeps its tables, its config and its creation time.
+  for (const QString& sql : appending ? std::vector<QString>() : sessionSchema()) {
     if (!execute(c.db, sql, error)) {
       c.db.rollback();
       return false;
@@ -353,7 +357,13 @@ bool SessionWriter::Impl::setUp(WriterContext& c, QString* error)
       QString::fromUtf8(QJsonDocument(config).toJson(QJsonDocument::Compact)) },
   };
   for (const auto& [key, value] : meta) {
-    ok = ok && setMeta(c, key, value, error);
+    const bool keep = key == QLatin1String("created") || key == QLatin1String("config");
+    if (!(appending && keep)) {
+      ok = ok && setMeta(c, key, value, error);
+    }
+  }
+  if (appending) {
+    ok = ok && setMeta(c, QStringLiteral("resumed"), now, error);
   }
   if (!ok || !c.db.commit()) {
     if (ok) {
@@ -402,7 +412,7 @@ bool SessionWriter::Impl::setUp(WriterContext& c, QString* error)
                error) &&
        prepare(c.run,
                c.db,
-               QStringLiteral("INSERT INTO runs (run, name, grp, seed, parts, weights, steps, "
+               QStringLiteral("INSERT OR REPLACE INTO runs (run, name, grp, seed, parts, weights, steps, "
                               "part_of, part_reward) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"),
                error) &&
        prepare(c.array,
@@ -556,11 +566,11 @@ bool SessionWriter::open(const QString& path, const QJsonObject& config, QString
     return fail(QStringLiteral("%1: cannot create session: it is a folder").arg(path));
   }
   // Overwrite: a stale -wal next to a new database would be replayed into it.
-  for (const QString& file : { path,
+  for (const QString& file : { d->appending ? QString() : path,
                                path + QStringLiteral("-wal"),
                                path + QStringLiteral("-shm"),
                                path + QStringLiteral("-journal") }) {
-    if (QFile::exists(file) && !QFile::remove(file)) {
+    if (!d->appending && !file.isEmpty() && QFile::exists(file) && !QFile::remove(file)) {
       return fail(QStringLiteral("%1: cannot overwrite %2").arg(path, file));
     }
   }
@@ -594,6 +604,22 @@ bool SessionWriter::open(const QString& path, const QJsonObject& config, QString
   d->accepting = true;
   qCInfo(lcSession).noquote() << "writing session" << path;
   return true;
+}
+
+bool SessionWriter::openForAppend(const QString& path, QString* error)
+{
+  // Checked with a reader first: only a gflowmix session of this format is appended to.
+  {
+    SessionReader reader;
+    if (!reader.open(path, error)) {
+      return false;
+    }
+    d->config = reader.config();
+  }
+  d->appending = true;
+  const bool ok = open(path, d->config, error);
+  d->appending = false;
+  return ok;
 }
 
 bool SessionWriter::isOpen() const

@@ -49,6 +49,12 @@ public:
    */
   bool open(const QString& path, const QJsonObject& config, QString* error = nullptr);
 
+  /**
+   * @brief Reopens an existing session to continue it (`train --resume`): its tables, config
+   * and earlier rows stay; status becomes "running" again. Refuses what is not a session.
+   */
+  bool openForAppend(const QString& path, QString* error = nullptr);
+
   bool isOpen() const;
   QString path() const;
   /** @brief The last write error, empty when none happened. */

@@ -1,6 +1,7 @@
 #include "core/train/stacked_trainer.h"
 
 #include "core/policy/mlp.h"
+#include "core/train/action_sampling.h"
 #include "core/util/random.h"
 #include "core/util/torch_include.h"
 
@@ -21,44 +22,6 @@ constexpr int kTableChunk = 4096;
 constexpr double kBeta1 = 0.9;
 constexpr double kBeta2 = 0.999;
 constexpr double kAdamEps = 1e-8;
-
-// The two helpers below repeat HypergridTrainer's on purpose: a part's random draws only match
-// a HypergridTrainer's when the probabilities they are compared with are computed identically.
-
-/** Masked softmax in double; masked entries get exactly 0. */
-void maskedSoftmax(const float* logits, const bool* allowed, int width, double* probs)
-{
-  double top = -std::numeric_limits<double>::infinity();
-  for (int j = 0; j < width; ++j) {
-    if (allowed[j]) {
-      top = std::max(top, static_cast<double>(logits[j]));
-    }
-  }
-  double sum = 0.0;
-  for (int j = 0; j < width; ++j) {
-    probs[j] = allowed[j] ? std::exp(static_cast<double>(logits[j]) - top) : 0.0;
-    sum += probs[j];
-  }
-  for (int j = 0; j < width; ++j) {
-    probs[j] /= sum;
-  }
-}
-
-int sampleIndex(const double* probs, int width, double u)
-{
-  double cumulative = 0.0;
-  int last = 0;
-  for (int j = 0; j < width; ++j) {
-    if (probs[j] > 0.0) {
-      cumulative += probs[j];
-      last = j;
-      if (u < cumulative) {
-        return j;
-      }
-    }
-  }
-  return last;
-}
 
 /** Shape [k] + [1] × (dim − 1): broadcasts a per-part value over one parameter tensor. */
 std::vector<std::int64_t> perPartShape(std::int64_t parts, std::int64_t dim)

@@ -66,8 +66,7 @@ int main(int argc, char** argv)
   const QString command = args.takeFirst();
   const auto it = commands.find(command);
   if (it == commands.end()) {
-    std::fprintf(stderr, "gflowmix-cli: unknown command \"%s\"\n\n%s", qPrintable(command),
-                 kUsage);
+    std::fprintf(stderr, "gflowmix-cli: unknown command \"%s\"\n\n%s", qPrintable(command), kUsage);
     return gfm::cli::kBadInput;
   }
   return it->second(args);

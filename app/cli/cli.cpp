@@ -9,7 +9,8 @@ namespace gfm::cli {
 
 std::optional<Arguments> Arguments::parse(const QStringList& args,
                                           const QStringList& valueOptions,
-                                          const QStringList& flags, QString* error)
+                                          const QStringList& flags,
+                                          QString* error)
 {
   Arguments out;
   for (int i = 0; i < args.size(); ++i) {
@@ -83,8 +84,11 @@ QStringList Arguments::values(const QString& name) const
   return result;
 }
 
-std::optional<long long> Arguments::integer(const QString& name, long long fallback, long long lo,
-                                            long long hi, QString* error) const
+std::optional<long long> Arguments::integer(const QString& name,
+                                            long long fallback,
+                                            long long lo,
+                                            long long hi,
+                                            QString* error) const
 {
   if (!has(name)) {
     return fallback;

@@ -25,8 +25,10 @@ class Arguments
 {
 public:
   /** @brief Parses; on an unknown option fills `error` and returns nothing. */
-  static std::optional<Arguments> parse(const QStringList& args, const QStringList& valueOptions,
-                                        const QStringList& flags, QString* error);
+  static std::optional<Arguments> parse(const QStringList& args,
+                                        const QStringList& valueOptions,
+                                        const QStringList& flags,
+                                        QString* error);
 
   const QStringList& positional() const { return m_positional; }
   bool has(const QString& name) const;
@@ -34,8 +36,11 @@ public:
   QStringList values(const QString& name) const;
 
   /** @brief An integer option in [lo, hi]; on a bad value fills `error`. */
-  std::optional<long long> integer(const QString& name, long long fallback, long long lo,
-                                   long long hi, QString* error) const;
+  std::optional<long long> integer(const QString& name,
+                                   long long fallback,
+                                   long long lo,
+                                   long long hi,
+                                   QString* error) const;
 
 private:
   QStringList m_positional;

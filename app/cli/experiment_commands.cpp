@@ -36,8 +36,7 @@ std::optional<ExperimentSpec> loadConfig(const Arguments& args, QString* error)
     *error = QStringLiteral("expected exactly one CONFIG.json");
     return std::nullopt;
   }
-  return core::loadExperiment(args.positional().front(), args.values(QStringLiteral("set")),
-                              error);
+  return core::loadExperiment(args.positional().front(), args.values(QStringLiteral("set")), error);
 }
 
 /** Checks --device; cuda is refused where this build's LibTorch has none. */
@@ -135,10 +134,13 @@ void onInterrupt(int)
 int trainCommand(const QStringList& list)
 {
   QString error;
-  const auto args = Arguments::parse(
-    list, { QStringLiteral("set"), QStringLiteral("out"), QStringLiteral("device"),
-            QStringLiteral("threads") },
-    { QStringLiteral("resume"), QStringLiteral("quiet") }, &error);
+  const auto args = Arguments::parse(list,
+                                     { QStringLiteral("set"),
+                                       QStringLiteral("out"),
+                                       QStringLiteral("device"),
+                                       QStringLiteral("threads") },
+                                     { QStringLiteral("resume"), QStringLiteral("quiet") },
+                                     &error);
   if (!args) {
     return fail(kBadInput, QStringLiteral("train: ") + error);
   }
@@ -153,10 +155,10 @@ int trainCommand(const QStringList& list)
   }
   // Parts train one per single-threaded worker on CPUs (stacking measured 2.6x slower there);
   // a CUDA device trains each run's parts as one stacked model.
-  const bool cuda = args->value(QStringLiteral("device")) == QLatin1String("cuda") ||
-                    (args->value(QStringLiteral("device"), QStringLiteral("auto")) ==
-                       QLatin1String("auto") &&
-                     core::cudaAvailable());
+  const bool cuda =
+    args->value(QStringLiteral("device")) == QLatin1String("cuda") ||
+    (args->value(QStringLiteral("device"), QStringLiteral("auto")) == QLatin1String("auto") &&
+     core::cudaAvailable());
   const QString out = args->value(QStringLiteral("out"));
   const bool resume = args->has(QStringLiteral("resume"));
   if (resume && out.isEmpty()) {
@@ -185,9 +187,13 @@ int trainCommand(const QStringList& list)
 
   Progress progress(args->has(QStringLiteral("quiet")));
   std::map<int, core::SnapshotPtr> latest;
-  QObject::connect(&experiment, &Experiment::progressed, &experiment,
+  QObject::connect(&experiment,
+                   &Experiment::progressed,
+                   &experiment,
                    [&](qint64 done, qint64 total) { progress.update(done, total); });
-  QObject::connect(&experiment, &Experiment::snapshotReady, &experiment,
+  QObject::connect(&experiment,
+                   &Experiment::snapshotReady,
+                   &experiment,
                    [&](const core::SnapshotPtr& s) { latest[s->run] = s; });
   bool failed = false;
   QObject::connect(&experiment, &Experiment::errorOccurred, &experiment, [&](const QString& m) {
@@ -197,14 +203,17 @@ int trainCommand(const QStringList& list)
   // With a session, quit once it is closed (every queued snapshot written), else at the end.
   bool sessionOk = true;
   if (recorder) {
-    QObject::connect(recorder, &core::SessionRecorder::closed, QCoreApplication::instance(),
-                     [&](bool ok) {
-                       sessionOk = ok;
-                       QCoreApplication::quit();
-                     });
+    QObject::connect(
+      recorder, &core::SessionRecorder::closed, QCoreApplication::instance(), [&](bool ok) {
+        sessionOk = ok;
+        QCoreApplication::quit();
+      });
   } else {
-    QObject::connect(&experiment, &Experiment::finished, QCoreApplication::instance(),
-                     &QCoreApplication::quit, Qt::QueuedConnection);
+    QObject::connect(&experiment,
+                     &Experiment::finished,
+                     QCoreApplication::instance(),
+                     &QCoreApplication::quit,
+                     Qt::QueuedConnection);
   }
 
   g_interrupted = &experiment;
@@ -230,10 +239,13 @@ int trainCommand(const QStringList& list)
 int benchCommand(const QStringList& list)
 {
   QString error;
-  const auto args = Arguments::parse(
-    list, { QStringLiteral("set"), QStringLiteral("steps"), QStringLiteral("threads"),
-            QStringLiteral("run") },
-    { QStringLiteral("json") }, &error);
+  const auto args = Arguments::parse(list,
+                                     { QStringLiteral("set"),
+                                       QStringLiteral("steps"),
+                                       QStringLiteral("threads"),
+                                       QStringLiteral("run") },
+                                     { QStringLiteral("json") },
+                                     &error);
   if (!args) {
     return fail(kBadInput, QStringLiteral("bench: ") + error);
   }
@@ -242,8 +254,8 @@ int benchCommand(const QStringList& list)
     return fail(kBadInput, error);
   }
   const auto steps = args->integer(QStringLiteral("steps"), 1000, 1, 100'000'000, &error);
-  const auto threads = steps ? args->integer(QStringLiteral("threads"), 1, 1, 1024, &error)
-                             : std::nullopt;
+  const auto threads =
+    steps ? args->integer(QStringLiteral("threads"), 1, 1, 1024, &error) : std::nullopt;
   if (!steps || !threads) {
     return fail(kBadInput, QStringLiteral("bench: ") + error);
   }
@@ -251,11 +263,12 @@ int benchCommand(const QStringList& list)
   const core::Hypergrid grid(spec->grid);
   const std::vector<core::RunPlan> runs = core::planRuns(*spec, grid);
   const QString runName = args->value(QStringLiteral("run"), runs.front().name);
-  auto plan = std::find_if(runs.begin(), runs.end(),
-                           [&](const core::RunPlan& r) { return r.name == runName; });
+  auto plan = std::find_if(
+    runs.begin(), runs.end(), [&](const core::RunPlan& r) { return r.name == runName; });
   if (plan == runs.end()) {
-    return fail(kBadInput, QStringLiteral("bench: --run \"%1\" is not a run of %2")
-                             .arg(runName, spec->source));
+    return fail(
+      kBadInput,
+      QStringLiteral("bench: --run \"%1\" is not a run of %2").arg(runName, spec->source));
   }
 
   // Parts are dealt to single-threaded workers like a real run, but without evaluation or
@@ -277,8 +290,8 @@ int benchCommand(const QStringList& list)
         if (parts > 1) {
           membership = { plan->partOf, p };
         }
-        mine.push_back(std::make_unique<core::HypergridTrainer>(grid, spec->policy, training,
-                                                                membership));
+        mine.push_back(
+          std::make_unique<core::HypergridTrainer>(grid, spec->policy, training, membership));
         ids.push_back(p);
       }
       const auto start = std::chrono::steady_clock::now();
@@ -330,11 +343,18 @@ int benchCommand(const QStringList& list)
     std::printf("%s\n", QJsonDocument(result).toJson(QJsonDocument::Compact).constData());
   } else {
     std::printf("%s: run %s, %d part(s) on %d thread(s), %lld steps per part in %.2f s\n",
-                qPrintable(spec->source), qPrintable(plan->name), parts, workers, *steps, wall);
+                qPrintable(spec->source),
+                qPrintable(plan->name),
+                parts,
+                workers,
+                *steps,
+                wall);
     std::printf("  %.1f steps/s per part, %.0f trajectories/s, %.0f transitions/s, "
                 "mean length %.1f\n",
-                stepsPerSecond, static_cast<double>(trajectories) / wall,
-                static_cast<double>(transitions) / wall, meanLength);
+                stepsPerSecond,
+                static_cast<double>(trajectories) / wall,
+                static_cast<double>(transitions) / wall,
+                meanLength);
   }
   return kOk;
 }
@@ -362,8 +382,12 @@ int targetCommand(const QStringList& list)
   if (!writeOutput(args->value(QStringLiteral("out")), csv, &error)) {
     return fail(kFailure, error);
   }
-  std::fprintf(stderr, "Z = %.10g, log Z = %.6f, %lld states, %d mode regions\n", z, std::log(z),
-               static_cast<long long>(grid.stateCount()), grid.modeCount());
+  std::fprintf(stderr,
+               "Z = %.10g, log Z = %.6f, %lld states, %d mode regions\n",
+               z,
+               std::log(z),
+               static_cast<long long>(grid.stateCount()),
+               grid.modeCount());
   return kOk;
 }
 
@@ -381,9 +405,9 @@ int partitionCommand(const QStringList& list)
   }
   const core::Hypergrid grid(spec->grid);
   std::vector<core::RunPlan> runs = core::planRuns(*spec, grid);
-  runs.erase(std::remove_if(runs.begin(), runs.end(),
-                            [](const core::RunPlan& r) { return r.parts == 1; }),
-             runs.end());
+  runs.erase(
+    std::remove_if(runs.begin(), runs.end(), [](const core::RunPlan& r) { return r.parts == 1; }),
+    runs.end());
   if (runs.empty()) {
     return fail(kBadInput, spec->source + QStringLiteral(": no run has a partition"));
   }
@@ -413,7 +437,10 @@ int partitionCommand(const QStringList& list)
     for (double m : r.partReward) {
       masses << QString::number(m / total, 'f', 3);
     }
-    std::fprintf(stderr, "%s: %d parts, true masses %s\n", qPrintable(r.name), r.parts,
+    std::fprintf(stderr,
+                 "%s: %d parts, true masses %s\n",
+                 qPrintable(r.name),
+                 r.parts,
                  qPrintable(masses.join(QStringLiteral(" / "))));
   }
   return kOk;

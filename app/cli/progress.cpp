@@ -85,14 +85,20 @@ void Progress::finish()
 void printSummary(const std::map<int, core::SnapshotPtr>& latest,
                   const core::Experiment& experiment)
 {
-  std::fprintf(stderr, "%-18s %8s %8s %8s %7s %9s %9s\n", "run", "step", "L1", "TV", "modes",
-               "log Z", "true");
+  std::fprintf(
+    stderr, "%-18s %8s %8s %8s %7s %9s %9s\n", "run", "step", "L1", "TV", "modes", "log Z", "true");
   for (const auto& [run, s] : latest) {
     const QString modes = s->modeCount > 0
                             ? QStringLiteral("%1/%2").arg(s->modesFound).arg(s->modeCount)
                             : QStringLiteral("-");
-    std::fprintf(stderr, "%-18s %8lld %8.4f %8.4f %7s %9.4f %9.4f\n", qPrintable(s->runName),
-                 static_cast<long long>(s->step), s->l1, s->tv, qPrintable(modes), s->logZ,
+    std::fprintf(stderr,
+                 "%-18s %8lld %8.4f %8.4f %7s %9.4f %9.4f\n",
+                 qPrintable(s->runName),
+                 static_cast<long long>(s->step),
+                 s->l1,
+                 s->tv,
+                 qPrintable(modes),
+                 s->logZ,
                  s->logZTrue);
   }
   if (latest.size() < experiment.runs().size()) {

@@ -117,25 +117,28 @@ int evalCommand(const QStringList& list)
   }
 
   std::printf("%s (%s)\n", qPrintable(reader.path()), qPrintable(status));
-  std::printf("%-16s %7s %8s %8s %7s %9s %9s\n", "run", "step", "L1", "TV", "modes", "log Z",
-              "true");
+  std::printf(
+    "%-16s %7s %8s %8s %7s %9s %9s\n", "run", "step", "L1", "TV", "modes", "log Z", "true");
   for (const QJsonValue& value : runs) {
     const QJsonObject r = value.toObject();
     const int modeCount = r.value(QStringLiteral("mode_count")).toInt();
-    const QString modes = modeCount > 0 ? QStringLiteral("%1/%2")
-                                            .arg(r.value(QStringLiteral("modes_found")).toInt())
-                                            .arg(modeCount)
-                                        : QStringLiteral("-");
+    const QString modes =
+      modeCount > 0
+        ? QStringLiteral("%1/%2").arg(r.value(QStringLiteral("modes_found")).toInt()).arg(modeCount)
+        : QStringLiteral("-");
     std::printf("%-16s %7lld %8.4f %8.4f %7s %9.4f %9.4f\n",
                 qPrintable(r.value(QStringLiteral("name")).toString()),
                 static_cast<long long>(r.value(QStringLiteral("step")).toDouble()),
                 r.value(QStringLiteral("l1")).toDouble(NAN),
-                r.value(QStringLiteral("tv")).toDouble(NAN), qPrintable(modes),
-                r.value(QStringLiteral("log_z")).toDouble(), r.value(QStringLiteral("log_z_true")).toDouble());
+                r.value(QStringLiteral("tv")).toDouble(NAN),
+                qPrintable(modes),
+                r.value(QStringLiteral("log_z")).toDouble(),
+                r.value(QStringLiteral("log_z_true")).toDouble());
     const QJsonArray parts = r.value(QStringLiteral("parts")).toArray();
     for (int i = 0; parts.size() > 1 && i < parts.size(); ++i) {
       const QJsonObject p = parts[i].toObject();
-      std::printf("    part %-3d Z %10.4f  true R(X_i) %10.4f  weight %.3f  L1 %.4f  leak %.2e\n", i,
+      std::printf("    part %-3d Z %10.4f  true R(X_i) %10.4f  weight %.3f  L1 %.4f  leak %.2e\n",
+                  i,
                   p.value(QStringLiteral("z")).toDouble(),
                   p.value(QStringLiteral("mass_true")).toDouble(),
                   p.value(QStringLiteral("weight")).toDouble(),
@@ -150,18 +153,19 @@ int sampleCommand(const QStringList& list)
 {
   QString error;
   const auto args = Arguments::parse(
-    list, { QStringLiteral("run"), QStringLiteral("n"), QStringLiteral("seed"),
-            QStringLiteral("out") },
-    {}, &error);
+    list,
+    { QStringLiteral("run"), QStringLiteral("n"), QStringLiteral("seed"), QStringLiteral("out") },
+    {},
+    &error);
   SessionReader reader;
   if (!args || !openSession(*args, reader, &error)) {
     return fail(kBadInput, QStringLiteral("sample: ") + error);
   }
   const SessionRun* run = pickRun(*args, reader, &error);
-  const auto count = run ? args->integer(QStringLiteral("n"), 0, 1, 100'000'000, &error)
-                         : std::nullopt;
-  const auto seed = count ? args->integer(QStringLiteral("seed"), 0, 0, 1LL << 53, &error)
-                          : std::nullopt;
+  const auto count =
+    run ? args->integer(QStringLiteral("n"), 0, 1, 100'000'000, &error) : std::nullopt;
+  const auto seed =
+    count ? args->integer(QStringLiteral("seed"), 0, 0, 1LL << 53, &error) : std::nullopt;
   if (!run || !count || !seed) {
     return fail(kBadInput, QStringLiteral("sample: ") + error);
   }
@@ -183,19 +187,22 @@ int sampleCommand(const QStringList& list)
   for (int p = 0; p < run->parts; ++p) {
     const auto checkpoint = reader.latestCheckpoint(run->index, p);
     if (!checkpoint) {
-      return fail(kFailure, QStringLiteral("sample: %1 has no checkpoint of run %2, part %3")
-                              .arg(reader.path(), run->name)
-                              .arg(p));
+      return fail(kFailure,
+                  QStringLiteral("sample: %1 has no checkpoint of run %2, part %3")
+                    .arg(reader.path(), run->name)
+                    .arg(p));
     }
-    auto trainer = std::make_unique<core::HypergridTrainer>(grid, spec->policy, core::TrainingSpec{});
+    auto trainer =
+      std::make_unique<core::HypergridTrainer>(grid, spec->policy, core::TrainingSpec{});
     if (!trainer->restore(*checkpoint)) {
-      return fail(kFailure, QStringLiteral("sample: the checkpoint of %1 part %2 does not fit "
-                                           "the session's policy")
-                              .arg(run->name)
-                              .arg(p));
+      return fail(kFailure,
+                  QStringLiteral("sample: the checkpoint of %1 part %2 does not fit "
+                                 "the session's policy")
+                    .arg(run->name)
+                    .arg(p));
     }
-    const double w = run->weights == core::MixtureWeights::Uniform ? 1.0
-                                                                   : std::exp(checkpoint->logZ);
+    const double w =
+      run->weights == core::MixtureWeights::Uniform ? 1.0 : std::exp(checkpoint->logZ);
     weights.push_back(w);
     total += w;
     parts.push_back(std::move(trainer));
@@ -220,8 +227,8 @@ int sampleCommand(const QStringList& list)
   csv += "part\n";
   std::vector<std::int32_t> coords(static_cast<std::size_t>(grid.dim()));
   for (std::size_t p = 0; p < parts.size(); ++p) {
-    const auto states = parts[p]->sample(
-      perPart[p], core::deriveSeed(static_cast<std::uint64_t>(*seed), p + 1));
+    const auto states =
+      parts[p]->sample(perPart[p], core::deriveSeed(static_cast<std::uint64_t>(*seed), p + 1));
     for (std::int64_t state : states) {
       grid.coordsOf(state, coords.data());
       for (std::int32_t c : coords) {
@@ -239,17 +246,20 @@ int sampleCommand(const QStringList& list)
 int densityCommand(const QStringList& list)
 {
   QString error;
-  const auto args = Arguments::parse(
-    list, { QStringLiteral("run"), QStringLiteral("part"), QStringLiteral("step"),
-            QStringLiteral("out") },
-    {}, &error);
+  const auto args = Arguments::parse(list,
+                                     { QStringLiteral("run"),
+                                       QStringLiteral("part"),
+                                       QStringLiteral("step"),
+                                       QStringLiteral("out") },
+                                     {},
+                                     &error);
   SessionReader reader;
   if (!args || !openSession(*args, reader, &error)) {
     return fail(kBadInput, QStringLiteral("density: ") + error);
   }
   const SessionRun* run = pickRun(*args, reader, &error);
-  const auto part = run ? args->integer(QStringLiteral("part"), -1, 0, run->parts - 1, &error)
-                        : std::nullopt;
+  const auto part =
+    run ? args->integer(QStringLiteral("part"), -1, 0, run->parts - 1, &error) : std::nullopt;
   if (!run || !part) {
     return fail(kBadInput, QStringLiteral("density: ") + error);
   }
@@ -265,18 +275,20 @@ int densityCommand(const QStringList& list)
       for (std::int64_t v : reader.steps(run->index)) {
         steps << QString::number(v);
       }
-      return fail(kBadInput, QStringLiteral("density: run %1 has no snapshot at --step %2 "
-                                            "(steps: %3)")
-                               .arg(run->name)
-                               .arg(*step)
-                               .arg(steps.join(QStringLiteral(", "))));
+      return fail(kBadInput,
+                  QStringLiteral("density: run %1 has no snapshot at --step %2 "
+                                 "(steps: %3)")
+                    .arg(run->name)
+                    .arg(*step)
+                    .arg(steps.join(QStringLiteral(", "))));
     }
   } else {
     s = reader.latestSnapshot(run->index);
   }
   if (!s || s->density.empty()) {
-    return fail(kFailure, QStringLiteral("density: run %1 has no exact density in %2")
-                            .arg(run->name, reader.path()));
+    return fail(
+      kFailure,
+      QStringLiteral("density: run %1 has no exact density in %2").arg(run->name, reader.path()));
   }
 
   const auto spec = core::parseExperiment(reader.config(), reader.path(), &error);
@@ -307,9 +319,12 @@ int densityCommand(const QStringList& list)
     return fail(kFailure, error);
   }
   const double l1 = *part < 0 ? s->l1 : s->parts[static_cast<std::size_t>(*part)].l1;
-  std::fprintf(stderr, "%s at step %lld: %s, L1 %.4f%s\n", qPrintable(run->name),
+  std::fprintf(stderr,
+               "%s at step %lld: %s, L1 %.4f%s\n",
+               qPrintable(run->name),
                static_cast<long long>(s->step),
-               *part < 0 ? "mixture" : qPrintable(QStringLiteral("part %1").arg(*part)), l1,
+               *part < 0 ? "mixture" : qPrintable(QStringLiteral("part %1").arg(*part)),
+               l1,
                *part < 0 ? "" : " against its own normalised target");
   return kOk;
 }

@@ -38,9 +38,12 @@ std::vector<double> hypergridFeatures(const Hypergrid& grid)
   return features;
 }
 
-std::vector<std::int32_t> randomSpherePartition(const std::vector<double>& features, int width,
-                                                const std::vector<double>& centre, int parts,
-                                                bool centred, std::uint64_t seed)
+std::vector<std::int32_t> randomSpherePartition(const std::vector<double>& features,
+                                                int width,
+                                                const std::vector<double>& centre,
+                                                int parts,
+                                                bool centred,
+                                                std::uint64_t seed)
 {
   Rng rng(seed);
   std::vector<double> w(static_cast<std::size_t>(parts * width));
@@ -118,7 +121,8 @@ double squaredDistance(const double* a, const double* b, int width)
 
 } // namespace
 
-std::vector<std::int32_t> nearestCentroid(const std::vector<double>& features, int width,
+std::vector<std::int32_t> nearestCentroid(const std::vector<double>& features,
+                                          int width,
                                           const std::vector<double>& centroids)
 {
   const std::size_t rows = features.size() / static_cast<std::size_t>(width);
@@ -127,9 +131,9 @@ std::vector<std::int32_t> nearestCentroid(const std::vector<double>& features, i
   for (std::size_t r = 0; r < rows; ++r) {
     double best = std::numeric_limits<double>::infinity();
     for (std::size_t c = 0; c < k; ++c) {
-      const double dist =
-        squaredDistance(&features[r * static_cast<std::size_t>(width)],
-                        &centroids[c * static_cast<std::size_t>(width)], width);
+      const double dist = squaredDistance(&features[r * static_cast<std::size_t>(width)],
+                                          &centroids[c * static_cast<std::size_t>(width)],
+                                          width);
       if (dist < best) {
         best = dist;
         part[r] = static_cast<std::int32_t>(c);
@@ -139,8 +143,11 @@ std::vector<std::int32_t> nearestCentroid(const std::vector<double>& features, i
   return part;
 }
 
-std::vector<double> kMeansCentroids(const std::vector<double>& reference, int width, int parts,
-                                    std::uint64_t seed, int iterations)
+std::vector<double> kMeansCentroids(const std::vector<double>& reference,
+                                    int width,
+                                    int parts,
+                                    std::uint64_t seed,
+                                    int iterations)
 {
   Rng rng(seed);
   const std::size_t rows = reference.size() / static_cast<std::size_t>(width);
@@ -215,7 +222,8 @@ int partCount(const Hypergrid& grid, const PartitionSpec& spec)
   return 1;
 }
 
-std::vector<std::int32_t> partitionHypergrid(const Hypergrid& grid, const PartitionSpec& spec,
+std::vector<std::int32_t> partitionHypergrid(const Hypergrid& grid,
+                                             const PartitionSpec& spec,
                                              std::uint64_t seed)
 {
   switch (spec.kind) {
@@ -226,8 +234,8 @@ std::vector<std::int32_t> partitionHypergrid(const Hypergrid& grid, const Partit
     case PartitionKind::RandomSphere: {
       const std::vector<double> centre(static_cast<std::size_t>(grid.dim()),
                                        (grid.height() - 1) / 2.0);
-      return randomSpherePartition(hypergridFeatures(grid), grid.dim(), centre, spec.parts,
-                                   spec.centred, seed);
+      return randomSpherePartition(
+        hypergridFeatures(grid), grid.dim(), centre, spec.parts, spec.centred, seed);
     }
     case PartitionKind::KMeans: {
       // The reference sample is uniform over the grid: the hypergrid's "known molecules".

@@ -24,19 +24,26 @@ std::vector<std::int32_t> nearestModePartition(const Hypergrid& grid);
  * every boundary passes through the centre and the parts are cones. Uncentred (the paper's
  * literal reading): f = row, b = −W·mean(f̂). A zero vector goes to part 0.
  */
-std::vector<std::int32_t> randomSpherePartition(const std::vector<double>& features, int width,
-                                                const std::vector<double>& centre, int parts,
-                                                bool centred, std::uint64_t seed);
+std::vector<std::int32_t> randomSpherePartition(const std::vector<double>& features,
+                                                int width,
+                                                const std::vector<double>& centre,
+                                                int parts,
+                                                bool centred,
+                                                std::uint64_t seed);
 
 /**
  * @brief k-means (Lloyd's algorithm, k-means++ seeding) on reference rows; returns k centroids
  * of `width` values each, row-major.
  */
-std::vector<double> kMeansCentroids(const std::vector<double>& reference, int width, int parts,
-                                    std::uint64_t seed, int iterations = 100);
+std::vector<double> kMeansCentroids(const std::vector<double>& reference,
+                                    int width,
+                                    int parts,
+                                    std::uint64_t seed,
+                                    int iterations = 100);
 
 /** @brief Index of the nearest centroid (squared Euclidean) of every row. */
-std::vector<std::int32_t> nearestCentroid(const std::vector<double>& features, int width,
+std::vector<std::int32_t> nearestCentroid(const std::vector<double>& features,
+                                          int width,
                                           const std::vector<double>& centroids);
 
 /** @brief Coordinates of every hypergrid state as double feature rows (n × D). */
@@ -46,7 +53,8 @@ std::vector<double> hypergridFeatures(const Hypergrid& grid);
  * @brief The partition a run entry asks for on the hypergrid, for one seed.
  * PartitionKind::None gives every state part 0.
  */
-std::vector<std::int32_t> partitionHypergrid(const Hypergrid& grid, const PartitionSpec& spec,
+std::vector<std::int32_t> partitionHypergrid(const Hypergrid& grid,
+                                             const PartitionSpec& spec,
                                              std::uint64_t seed);
 
 /** @brief Number of parts the spec yields on this grid (2^D for nearest-mode). */

@@ -36,8 +36,20 @@ void maskByActivation(float* grad, const float* activation, std::int64_t count)
 constexpr int kRowMajor = 101;
 constexpr int kNoTrans = 111;
 constexpr int kTrans = 112;
-using SgemmFunction = void (*)(int, int, int, int, int, int, float, const float*, int,
-                               const float*, int, float, float*, int);
+using SgemmFunction = void (*)(int,
+                               int,
+                               int,
+                               int,
+                               int,
+                               int,
+                               float,
+                               const float*,
+                               int,
+                               const float*,
+                               int,
+                               float,
+                               float*,
+                               int);
 
 /**
  * The BLAS that LibTorch loaded (OpenBLAS here), called directly: the roll-out makes dozens of
@@ -45,8 +57,7 @@ using SgemmFunction = void (*)(int, int, int, int, int, int, float, const float*
  */
 SgemmFunction blasSgemm()
 {
-  static const auto function =
-    reinterpret_cast<SgemmFunction>(dlsym(RTLD_DEFAULT, "cblas_sgemm"));
+  static const auto function = reinterpret_cast<SgemmFunction>(dlsym(RTLD_DEFAULT, "cblas_sgemm"));
   return function;
 }
 
@@ -54,14 +65,33 @@ SgemmFunction blasSgemm()
  * C = alpha·op(A)·op(B) + beta·C, row-major; op(A) is m×k, op(B) is k×n. Falls back to ATen
  * when no CBLAS symbol is loaded.
  */
-void gemm(bool transA, bool transB, int m, int n, int k, const float* a, const float* b,
-          float beta, float* c)
+void gemm(bool transA,
+          bool transB,
+          int m,
+          int n,
+          int k,
+          const float* a,
+          const float* b,
+          float beta,
+          float* c)
 {
   const int lda = transA ? m : k;
   const int ldb = transB ? k : n;
   if (SgemmFunction sgemm = blasSgemm()) {
-    sgemm(kRowMajor, transA ? kTrans : kNoTrans, transB ? kTrans : kNoTrans, m, n, k, 1.0f, a,
-          lda, b, ldb, beta, c, n);
+    sgemm(kRowMajor,
+          transA ? kTrans : kNoTrans,
+          transB ? kTrans : kNoTrans,
+          m,
+          n,
+          k,
+          1.0f,
+          a,
+          lda,
+          b,
+          ldb,
+          beta,
+          c,
+          n);
     return;
   }
   auto view = [](const float* p, int rows, int cols, bool t) {
@@ -130,7 +160,11 @@ struct Mlp::Impl
   float* biasGrad(std::size_t l) { return grads.data() + spans[2 * l + 1].first; }
 
   /** Forward of `rows` rows into rows [offset, offset + rows) of `act`. */
-  void run(const std::int32_t* active, int slots, int rows, float* logits, Activations& act,
+  void run(const std::int32_t* active,
+           int slots,
+           int rows,
+           float* logits,
+           Activations& act,
            int offset = 0)
   {
     act.reserve(offset + rows, layers, hidden);
@@ -157,11 +191,12 @@ struct Mlp::Impl
       float* out = l < layers ? act.row(l, offset, hidden) : logits;
       const float* b = bias(li);
       for (int r = 0; r < rows; ++r) {
-        std::memcpy(out + static_cast<std::ptrdiff_t>(r) * width, b,
+        std::memcpy(out + static_cast<std::ptrdiff_t>(r) * width,
+                    b,
                     sizeof(float) * static_cast<std::size_t>(width));
       }
-      gemm(false, false, rows, width, hidden, act.row(l - 1, offset, hidden), weight(li), 1.0f,
-           out);
+      gemm(
+        false, false, rows, width, hidden, act.row(l - 1, offset, hidden), weight(li), 1.0f, out);
       if (l < layers) {
         reluInPlace(out, static_cast<std::int64_t>(rows) * hidden);
       }
@@ -210,14 +245,38 @@ void Mlp::initialise(Rng& rng)
   }
 }
 
-int Mlp::inputWidth() const { return d->inputWidth; }
-int Mlp::hidden() const { return d->hidden; }
-int Mlp::layers() const { return d->layers; }
-int Mlp::outputs() const { return d->outputs; }
-std::int64_t Mlp::parameterCount() const { return static_cast<std::int64_t>(d->params.size()); }
-float* Mlp::parameters() { return d->params.data(); }
-const float* Mlp::parameters() const { return d->params.data(); }
-float* Mlp::gradients() { return d->grads.data(); }
+int Mlp::inputWidth() const
+{
+  return d->inputWidth;
+}
+int Mlp::hidden() const
+{
+  return d->hidden;
+}
+int Mlp::layers() const
+{
+  return d->layers;
+}
+int Mlp::outputs() const
+{
+  return d->outputs;
+}
+std::int64_t Mlp::parameterCount() const
+{
+  return static_cast<std::int64_t>(d->params.size());
+}
+float* Mlp::parameters()
+{
+  return d->params.data();
+}
+const float* Mlp::parameters() const
+{
+  return d->params.data();
+}
+float* Mlp::gradients()
+{
+  return d->grads.data();
+}
 
 std::vector<std::pair<std::int64_t, std::int64_t>> Mlp::tensorSpans() const
 {
@@ -244,8 +303,8 @@ void Mlp::forwardAppend(const std::int32_t* active, int slots, int rows, float* 
   if (rows == 0) {
     return;
   }
-  d->keptActive.insert(d->keptActive.end(), active,
-                       active + static_cast<std::ptrdiff_t>(rows) * slots);
+  d->keptActive.insert(
+    d->keptActive.end(), active, active + static_cast<std::ptrdiff_t>(rows) * slots);
   d->keptSlots = slots;
   d->run(active, slots, rows, logits, d->kept, d->keptRows);
   d->keptRows += rows;
@@ -257,7 +316,10 @@ void Mlp::clearKept()
   d->keptRows = 0;
 }
 
-int Mlp::keptRows() const { return d->keptRows; }
+int Mlp::keptRows() const
+{
+  return d->keptRows;
+}
 
 void Mlp::backward(const float* dLogits)
 {
@@ -317,8 +379,7 @@ FlatAdam::FlatAdam(std::int64_t size, double lr, double beta1, double beta2, dou
   , m_eps(eps)
   , m_m(static_cast<std::size_t>(size), 0.0f)
   , m_v(static_cast<std::size_t>(size), 0.0f)
-{
-}
+{}
 
 void FlatAdam::step(float* params, const float* grads)
 {

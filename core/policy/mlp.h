@@ -85,7 +85,10 @@ private:
 class FlatAdam
 {
 public:
-  FlatAdam(std::int64_t size, double lr, double beta1 = 0.9, double beta2 = 0.999,
+  FlatAdam(std::int64_t size,
+           double lr,
+           double beta1 = 0.9,
+           double beta2 = 0.999,
            double eps = 1e-8);
 
   void step(float* params, const float* grads);

@@ -8,14 +8,14 @@
 
 #include <QMetaType>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
 #include <exception>
-#include <algorithm>
 #include <map>
-#include <optional>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 namespace gfm::core {
@@ -100,8 +100,7 @@ class SinglePart : public PartGroup
 public:
   explicit SinglePart(std::unique_ptr<HypergridTrainer> trainer)
     : m_trainer(std::move(trainer))
-  {
-  }
+  {}
   std::vector<double> step() override { return { m_trainer->step().loss }; }
   std::int64_t stepCount() const override { return m_trainer->stepCount(); }
   double logZ(int) const override { return m_trainer->logZ(); }
@@ -126,8 +125,7 @@ class StackedParts : public PartGroup
 public:
   explicit StackedParts(std::unique_ptr<StackedHypergridTrainer> trainer)
     : m_trainer(std::move(trainer))
-  {
-  }
+  {}
   std::vector<double> step() override
   {
     std::vector<double> losses;
@@ -200,8 +198,7 @@ struct Experiment::Impl
   Impl(ExperimentSpec s)
     : spec(std::move(s))
     , grid(spec.grid)
-  {
-  }
+  {}
 
   void build(Unit& unit);
   void work(std::vector<Unit*> mine);
@@ -211,9 +208,8 @@ struct Experiment::Impl
 
 void Experiment::Impl::emitProgress()
 {
-  const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                     Clock::now() - started)
-                     .count();
+  const auto now =
+    std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count();
   std::int64_t last = lastProgressMs.load();
   if (now - last >= kProgressIntervalMs && lastProgressMs.compare_exchange_strong(last, now)) {
     emit q->progressed(stepsDone.load(), stepsTotal);
@@ -400,26 +396,59 @@ Experiment::~Experiment()
   }
 }
 
-const ExperimentSpec& Experiment::spec() const { return d->spec; }
-const Hypergrid& Experiment::grid() const { return d->grid; }
-const std::vector<RunPlan>& Experiment::runs() const { return d->runs; }
-const std::vector<double>& Experiment::target() const { return d->target; }
-void Experiment::setThreads(int threads) { d->threads = std::max(1, threads); }
+const ExperimentSpec& Experiment::spec() const
+{
+  return d->spec;
+}
+const Hypergrid& Experiment::grid() const
+{
+  return d->grid;
+}
+const std::vector<RunPlan>& Experiment::runs() const
+{
+  return d->runs;
+}
+const std::vector<double>& Experiment::target() const
+{
+  return d->target;
+}
+void Experiment::setThreads(int threads)
+{
+  d->threads = std::max(1, threads);
+}
 void Experiment::setExecution(Execution execution, const QString& device)
 {
   d->execution = execution;
   d->device = device;
 }
-Execution Experiment::execution() const { return d->execution; }
-int Experiment::threads() const { return d->threads; }
+Execution Experiment::execution() const
+{
+  return d->execution;
+}
+int Experiment::threads() const
+{
+  return d->threads;
+}
 void Experiment::setPartFilter(std::function<bool(int, int)> filter)
 {
   d->filter = std::move(filter);
 }
-bool Experiment::isRunning() const { return d->running; }
-bool Experiment::isPaused() const { return d->paused; }
-std::int64_t Experiment::stepsDone() const { return d->stepsDone; }
-std::int64_t Experiment::stepsTotal() const { return d->stepsTotal; }
+bool Experiment::isRunning() const
+{
+  return d->running;
+}
+bool Experiment::isPaused() const
+{
+  return d->paused;
+}
+std::int64_t Experiment::stepsDone() const
+{
+  return d->stepsDone;
+}
+std::int64_t Experiment::stepsTotal() const
+{
+  return d->stepsTotal;
+}
 
 bool Experiment::restorePart(int run, int part, const PartCheckpoint& checkpoint)
 {
@@ -465,9 +494,8 @@ void Experiment::start()
       }
       unit->parts.push_back(p);
       auto it = d->checkpoints.find({ r, p });
-      unit->resumeFrom.push_back(it != d->checkpoints.end()
-                                   ? std::optional<PartCheckpoint>(it->second)
-                                   : std::nullopt);
+      unit->resumeFrom.push_back(
+        it != d->checkpoints.end() ? std::optional<PartCheckpoint>(it->second) : std::nullopt);
       d->stepsTotal += plan.training.steps;
     }
   }
@@ -493,7 +521,10 @@ void Experiment::start()
   }
 }
 
-void Experiment::pause() { d->paused = true; }
+void Experiment::pause()
+{
+  d->paused = true;
+}
 
 void Experiment::resume()
 {
@@ -528,13 +559,16 @@ bool Experiment::wait(int msecs)
   return true;
 }
 
-SnapshotPtr Experiment::assemble(int run, std::int64_t step, double wallSeconds,
+SnapshotPtr Experiment::assemble(int run,
+                                 std::int64_t step,
+                                 double wallSeconds,
                                  const std::vector<PartReport>& input) const
 {
   const RunPlan& plan = d->runs[static_cast<std::size_t>(run)];
   std::vector<PartReport> reports = input;
-  std::sort(reports.begin(), reports.end(),
-            [](const PartReport& a, const PartReport& b) { return a.part < b.part; });
+  std::sort(reports.begin(), reports.end(), [](const PartReport& a, const PartReport& b) {
+    return a.part < b.part;
+  });
   const std::size_t k = reports.size();
 
   auto s = std::make_shared<Snapshot>();

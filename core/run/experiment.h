@@ -47,8 +47,8 @@ struct PartReport
   double logZ = 0.0;
   double loss = 0.0;
   std::uint32_t modesFound = 0;
-  std::vector<double> density;            ///< p_i over H^D (empty when exact is off)
-  std::vector<std::int64_t> visited;      ///< recent on-policy terminal states
+  std::vector<double> density;       ///< p_i over H^D (empty when exact is off)
+  std::vector<std::int64_t> visited; ///< recent on-policy terminal states
   double stepsPerSecond = 0.0;
 };
 
@@ -109,7 +109,9 @@ public:
    * @brief Builds a run's snapshot from its parts' exact densities and figures (used by the
    * workers and by MPI rank 0 when gathering parts from other ranks).
    */
-  SnapshotPtr assemble(int run, std::int64_t step, double wallSeconds,
+  SnapshotPtr assemble(int run,
+                       std::int64_t step,
+                       double wallSeconds,
                        const std::vector<PartReport>& reports) const;
 
 public slots:

@@ -29,8 +29,7 @@ public:
     , m_path(std::move(path))
     , m_source(std::move(source))
     , m_error(error)
-  {
-  }
+  {}
 
   bool ok() const { return m_error->isEmpty(); }
   QJsonObject& resolved() { return m_resolved; }
@@ -59,8 +58,7 @@ public:
 
   bool has(const QString& key) const { return m_object.contains(key); }
 
-  std::int64_t integer(const QString& key, std::int64_t fallback, std::int64_t lo,
-                       std::int64_t hi)
+  std::int64_t integer(const QString& key, std::int64_t fallback, std::int64_t lo, std::int64_t hi)
   {
     const QString range = QStringLiteral("an integer in [%1, %2]").arg(lo).arg(hi);
     std::int64_t value = fallback;
@@ -79,7 +77,11 @@ public:
   }
 
   /** A number in [lo, hi], or in (lo, hi] when `openLow`, or [lo, hi) when `openHigh`. */
-  double number(const QString& key, double fallback, double lo, double hi, bool openLow = false,
+  double number(const QString& key,
+                double fallback,
+                double lo,
+                double hi,
+                bool openLow = false,
                 bool openHigh = false)
   {
     double value = fallback;
@@ -191,12 +193,18 @@ private:
 };
 
 const QStringList kTrainingKeys = {
-  QStringLiteral("steps"),          QStringLiteral("batch"),
-  QStringLiteral("lr"),             QStringLiteral("lr_log_z"),
-  QStringLiteral("epsilon"),        QStringLiteral("off_policy_ratio"),
-  QStringLiteral("seed"),           QStringLiteral("log_reward_floor"),
-  QStringLiteral("clip_grad_norm"), QStringLiteral("buffer_size"),
-  QStringLiteral("buffer_grow"),    QStringLiteral("visited_window"),
+  QStringLiteral("steps"),
+  QStringLiteral("batch"),
+  QStringLiteral("lr"),
+  QStringLiteral("lr_log_z"),
+  QStringLiteral("epsilon"),
+  QStringLiteral("off_policy_ratio"),
+  QStringLiteral("seed"),
+  QStringLiteral("log_reward_floor"),
+  QStringLiteral("clip_grad_norm"),
+  QStringLiteral("buffer_size"),
+  QStringLiteral("buffer_grow"),
+  QStringLiteral("visited_window"),
 };
 
 /** Reads training keys present in `reader` on top of `base`. */
@@ -210,9 +218,8 @@ TrainingSpec readTraining(ObjectReader& reader, const TrainingSpec& base)
   t.epsilon = reader.number(QStringLiteral("epsilon"), base.epsilon, 0.0, 1.0);
   t.offPolicyRatio =
     reader.number(QStringLiteral("off_policy_ratio"), base.offPolicyRatio, 0.0, 1.0, false, true);
-  t.seed = static_cast<std::uint64_t>(
-    reader.integer(QStringLiteral("seed"), static_cast<std::int64_t>(base.seed), 0,
-                   std::int64_t{ 1 } << 53));
+  t.seed = static_cast<std::uint64_t>(reader.integer(
+    QStringLiteral("seed"), static_cast<std::int64_t>(base.seed), 0, std::int64_t{ 1 } << 53));
   t.logRewardFloor =
     reader.number(QStringLiteral("log_reward_floor"), base.logRewardFloor, -1000.0, 0.0);
   t.clipGradNorm = reader.number(QStringLiteral("clip_grad_norm"), base.clipGradNorm, 0.0, 1e9);
@@ -276,15 +283,20 @@ QString partitionKindName(PartitionKind kind)
   return {};
 }
 
-std::optional<ExperimentSpec> parseExperiment(const QJsonObject& config, const QString& source,
+std::optional<ExperimentSpec> parseExperiment(const QJsonObject& config,
+                                              const QString& source,
                                               QString* error)
 {
   QString message;
   ExperimentSpec spec;
   spec.source = source;
   ObjectReader top(config, QString(), source, &message);
-  top.allowOnly({ QStringLiteral("name"), QStringLiteral("description"), QStringLiteral("env"),
-                  QStringLiteral("policy"), QStringLiteral("training"), QStringLiteral("runs"),
+  top.allowOnly({ QStringLiteral("name"),
+                  QStringLiteral("description"),
+                  QStringLiteral("env"),
+                  QStringLiteral("policy"),
+                  QStringLiteral("training"),
+                  QStringLiteral("runs"),
                   QStringLiteral("eval") });
   spec.name = top.text(QStringLiteral("name"), QFileInfo(source).completeBaseName());
   if (top.has(QStringLiteral("description"))) {
@@ -292,23 +304,30 @@ std::optional<ExperimentSpec> parseExperiment(const QJsonObject& config, const Q
   }
 
   ObjectReader env(top.object(QStringLiteral("env")), QStringLiteral("env"), source, &message);
-  env.allowOnly({ QStringLiteral("kind"), QStringLiteral("dim"), QStringLiteral("height"),
-                  QStringLiteral("r0"), QStringLiteral("r1"), QStringLiteral("r2") });
-  spec.envKind = env.choice(QStringLiteral("kind"), QStringLiteral("hypergrid"),
-                            { QStringLiteral("hypergrid") });
+  env.allowOnly({ QStringLiteral("kind"),
+                  QStringLiteral("dim"),
+                  QStringLiteral("height"),
+                  QStringLiteral("r0"),
+                  QStringLiteral("r1"),
+                  QStringLiteral("r2") });
+  spec.envKind = env.choice(
+    QStringLiteral("kind"), QStringLiteral("hypergrid"), { QStringLiteral("hypergrid") });
   spec.grid.dim = static_cast<int>(env.integer(QStringLiteral("dim"), 2, 1, 16));
   spec.grid.height = static_cast<int>(env.integer(QStringLiteral("height"), 8, 2, 100000));
   spec.grid.r0 = env.number(QStringLiteral("r0"), 0.1, 0.0, 1e12);
   spec.grid.r1 = env.number(QStringLiteral("r1"), 0.5, 0.0, 1e12);
   spec.grid.r2 = env.number(QStringLiteral("r2"), 2.0, 0.0, 1e12);
 
-  ObjectReader policy(top.object(QStringLiteral("policy")), QStringLiteral("policy"), source,
-                      &message);
-  policy.allowOnly({ QStringLiteral("hidden"), QStringLiteral("layers"),
-                     QStringLiteral("backward"), QStringLiteral("shared_trunk") });
+  ObjectReader policy(
+    top.object(QStringLiteral("policy")), QStringLiteral("policy"), source, &message);
+  policy.allowOnly({ QStringLiteral("hidden"),
+                     QStringLiteral("layers"),
+                     QStringLiteral("backward"),
+                     QStringLiteral("shared_trunk") });
   spec.policy.hidden = static_cast<int>(policy.integer(QStringLiteral("hidden"), 256, 1, 8192));
   spec.policy.layers = static_cast<int>(policy.integer(QStringLiteral("layers"), 2, 1, 16));
-  spec.policy.backward = policy.choice(QStringLiteral("backward"), QStringLiteral("learned"),
+  spec.policy.backward = policy.choice(QStringLiteral("backward"),
+                                       QStringLiteral("learned"),
                                        { QStringLiteral("learned"), QStringLiteral("uniform") }) ==
                              QLatin1String("uniform")
                            ? BackwardPolicy::Uniform
@@ -317,13 +336,15 @@ std::optional<ExperimentSpec> parseExperiment(const QJsonObject& config, const Q
 
   TrainingSpec defaults;
   defaults.offPolicyRatio = 0.25;
-  ObjectReader training(top.object(QStringLiteral("training")), QStringLiteral("training"), source,
-                        &message);
+  ObjectReader training(
+    top.object(QStringLiteral("training")), QStringLiteral("training"), source, &message);
   training.allowOnly(kTrainingKeys);
   spec.training = readTraining(training, defaults);
 
   ObjectReader eval(top.object(QStringLiteral("eval")), QStringLiteral("eval"), source, &message);
-  eval.allowOnly({ QStringLiteral("every"), QStringLiteral("exact"), QStringLiteral("max_states"),
+  eval.allowOnly({ QStringLiteral("every"),
+                   QStringLiteral("exact"),
+                   QStringLiteral("max_states"),
                    QStringLiteral("checkpoint_every") });
   spec.eval.every = static_cast<int>(eval.integer(QStringLiteral("every"), 200, 1, 1'000'000'000));
   spec.eval.exact = eval.boolean(QStringLiteral("exact"), true);
@@ -375,13 +396,15 @@ std::optional<ExperimentSpec> parseExperiment(const QJsonObject& config, const Q
   for (int i = 0; i < runs.size() && top.ok(); ++i) {
     const QString path = QStringLiteral("runs[%1]").arg(i);
     if (!runs.at(i).isObject()) {
-      top.fail(QStringLiteral("%1 must be an object, got %2")
-                 .arg(path, ObjectReader::show(runs.at(i))));
+      top.fail(
+        QStringLiteral("%1 must be an object, got %2").arg(path, ObjectReader::show(runs.at(i))));
       break;
     }
     ObjectReader entry(runs.at(i).toObject(), path, source, &message);
-    QStringList allowed = { QStringLiteral("name"), QStringLiteral("parts"),
-                            QStringLiteral("partition"), QStringLiteral("seeds"),
+    QStringList allowed = { QStringLiteral("name"),
+                            QStringLiteral("parts"),
+                            QStringLiteral("partition"),
+                            QStringLiteral("seeds"),
                             QStringLiteral("weights") };
     entry.allowOnly(allowed + kTrainingKeys);
 
@@ -393,27 +416,29 @@ std::optional<ExperimentSpec> parseExperiment(const QJsonObject& config, const Q
     names << run.name;
     const QJsonObject partitionObject = entry.object(QStringLiteral("partition"));
     if (entry.has(QStringLiteral("partition"))) {
-      ObjectReader partition(partitionObject, path + QStringLiteral(".partition"), source,
-                             &message);
-      const QString kind =
-        partition.choice(QStringLiteral("kind"), QStringLiteral("nearest-mode"),
-                         { QStringLiteral("none"), QStringLiteral("nearest-mode"),
-                           QStringLiteral("random-sphere"), QStringLiteral("k-means") });
+      ObjectReader partition(
+        partitionObject, path + QStringLiteral(".partition"), source, &message);
+      const QString kind = partition.choice(QStringLiteral("kind"),
+                                            QStringLiteral("nearest-mode"),
+                                            { QStringLiteral("none"),
+                                              QStringLiteral("nearest-mode"),
+                                              QStringLiteral("random-sphere"),
+                                              QStringLiteral("k-means") });
       run.partition = readPartition(partition, kind);
       entry.resolved().insert(QStringLiteral("partition"), partition.resolved());
     }
     const int parts = static_cast<int>(entry.integer(QStringLiteral("parts"), 1, 1, 4096));
     if (parts > 1 && run.partition.kind == PartitionKind::None) {
-      entry.fail(QStringLiteral("%1.parts = %2 needs a partition (%1.partition.kind)")
-                   .arg(path)
-                   .arg(parts));
+      entry.fail(
+        QStringLiteral("%1.parts = %2 needs a partition (%1.partition.kind)").arg(path).arg(parts));
     }
     run.seeds = static_cast<int>(entry.integer(QStringLiteral("seeds"), 1, 1, 1000));
-    run.weights = entry.choice(QStringLiteral("weights"), QStringLiteral("z"),
-                               { QStringLiteral("z"), QStringLiteral("uniform") }) ==
-                      QLatin1String("uniform")
-                    ? MixtureWeights::Uniform
-                    : MixtureWeights::LearnedZ;
+    run.weights =
+      entry.choice(QStringLiteral("weights"),
+                   QStringLiteral("z"),
+                   { QStringLiteral("z"), QStringLiteral("uniform") }) == QLatin1String("uniform")
+        ? MixtureWeights::Uniform
+        : MixtureWeights::LearnedZ;
 
     // A standard GFlowNet trains on-policy only unless its entry says otherwise (as the
     // paper's baselines did); mixture parts take the experiment's share.
@@ -453,11 +478,10 @@ bool applyOverride(QJsonObject& config, const QString& assignment, QString* erro
   const QStringList keys = assignment.left(eq).split(QLatin1Char('.'));
   const QString text = assignment.mid(eq + 1);
   QJsonParseError parseError;
-  const QJsonDocument parsed = QJsonDocument::fromJson(
-    QStringLiteral("[%1]").arg(text).toUtf8(), &parseError);
-  const QJsonValue value = parseError.error == QJsonParseError::NoError
-                             ? parsed.array().at(0)
-                             : QJsonValue(text);
+  const QJsonDocument parsed =
+    QJsonDocument::fromJson(QStringLiteral("[%1]").arg(text).toUtf8(), &parseError);
+  const QJsonValue value =
+    parseError.error == QJsonParseError::NoError ? parsed.array().at(0) : QJsonValue(text);
 
   // Walk down, then rebuild the path bottom-up (QJsonObject and QJsonArray are values).
   std::function<bool(QJsonValue&, int)> assign = [&](QJsonValue& node, int depth) -> bool {
@@ -507,7 +531,8 @@ bool applyOverride(QJsonObject& config, const QString& assignment, QString* erro
   return true;
 }
 
-std::optional<ExperimentSpec> loadExperiment(const QString& path, const QStringList& overrides,
+std::optional<ExperimentSpec> loadExperiment(const QString& path,
+                                             const QStringList& overrides,
                                              QString* error)
 {
   const QString name = QFileInfo(path).fileName();

@@ -82,14 +82,16 @@ struct ExperimentSpec
  * On failure returns nothing and sets `error` to one line naming the source, the dotted key and
  * the allowed range, e.g. "exp.json: env.height must be an integer in [2, 100000], got 1".
  */
-std::optional<ExperimentSpec> parseExperiment(const QJsonObject& config, const QString& source,
+std::optional<ExperimentSpec> parseExperiment(const QJsonObject& config,
+                                              const QString& source,
                                               QString* error);
 
 /**
  * @brief Reads a config file, applies `--set KEY=VALUE` overrides (dotted keys; values parsed
  * as JSON where they parse, else taken as strings), then validates.
  */
-std::optional<ExperimentSpec> loadExperiment(const QString& path, const QStringList& overrides,
+std::optional<ExperimentSpec> loadExperiment(const QString& path,
+                                             const QStringList& overrides,
                                              QString* error);
 
 /** @brief Applies one dotted-key override to a JSON object; false with `error` when malformed. */

@@ -410,11 +410,12 @@ bool SessionWriter::Impl::setUp(WriterContext& c, QString* error)
                c.db,
                QStringLiteral("DELETE FROM checkpoints WHERE run = ? AND part = ? AND step <> ?"),
                error) &&
-       prepare(c.run,
-               c.db,
-               QStringLiteral("INSERT OR REPLACE INTO runs (run, name, grp, seed, parts, weights, steps, "
-                              "part_of, part_reward) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"),
-               error) &&
+       prepare(
+         c.run,
+         c.db,
+         QStringLiteral("INSERT OR REPLACE INTO runs (run, name, grp, seed, parts, weights, steps, "
+                        "part_of, part_reward) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+         error) &&
        prepare(c.array,
                c.db,
                QStringLiteral("INSERT OR REPLACE INTO arrays (name, data) VALUES (?, ?)"),

@@ -74,8 +74,7 @@ struct HypergridTrainer::Impl
     , actions(g.forwardActionCount())
     , logZAdam(1, t.lrLogZ)
     , rng(t.seed)
-  {
-  }
+  {}
 
   bool learnedBackward() const { return policy.backward == BackwardPolicy::Learned; }
   Mlp& backwardHead() { return backwardNet ? *backwardNet : *forwardNet; }
@@ -125,7 +124,11 @@ struct HypergridTrainer::Impl
    * each visited (state, action) to the row arrays when `record`, trajectory ids starting at
    * `firstId`, and the terminal states to `out`.
    */
-  void rollOut(int count, Rng& source, double epsilon, bool record, int firstId,
+  void rollOut(int count,
+               Rng& source,
+               double epsilon,
+               bool record,
+               int firstId,
                std::vector<std::int64_t>& out)
   {
     const int width = forwardNet->outputs();
@@ -167,8 +170,8 @@ struct HypergridTrainer::Impl
         const int t = active[static_cast<std::size_t>(k)];
         std::int32_t* x = &coords[static_cast<std::size_t>(t * dim)];
         forwardMask(x, allowed);
-        maskedSoftmax(stepLogits + static_cast<std::ptrdiff_t>(k) * width, allowed, actions,
-                      probs.data());
+        maskedSoftmax(
+          stepLogits + static_cast<std::ptrdiff_t>(k) * width, allowed, actions, probs.data());
         if (epsilon > 0.0) {
           int allowedCount = 0;
           for (int j = 0; j < actions; ++j) {
@@ -182,7 +185,8 @@ struct HypergridTrainer::Impl
         }
         const int action = sampleIndex(probs.data(), actions, source.uniform());
         if (record) {
-          rowPositions.insert(rowPositions.end(), &positions[static_cast<std::size_t>(k * dim)],
+          rowPositions.insert(rowPositions.end(),
+                              &positions[static_cast<std::size_t>(k * dim)],
                               &positions[static_cast<std::size_t>((k + 1) * dim)]);
           rowAction.push_back(action);
           rowTrajectory.push_back(firstId + t);
@@ -249,7 +253,9 @@ struct HypergridTrainer::Impl
         backwardMask(x, allowed);
         if (learnedBackward()) {
           maskedSoftmax(&backwardLogits[static_cast<std::size_t>(k * bWidth + backwardColumn)],
-                        allowed, dim, probs.data());
+                        allowed,
+                        dim,
+                        probs.data());
         } else {
           const auto parents = static_cast<double>(std::count(allowed, allowed + dim, true));
           for (int j = 0; j < dim; ++j) {
@@ -258,8 +264,8 @@ struct HypergridTrainer::Impl
         }
         const int action = sampleIndex(probs.data(), dim, rng.uniform());
         --x[action];
-        steps[static_cast<std::size_t>(t)].emplace_back(
-          std::vector<std::int32_t>(x, x + dim), action);
+        steps[static_cast<std::size_t>(t)].emplace_back(std::vector<std::int32_t>(x, x + dim),
+                                                        action);
       }
     }
 
@@ -286,8 +292,10 @@ struct HypergridTrainer::Impl
     const int width = forwardNet->outputs();
     const std::size_t firstLogit = rowLogits.size();
     rowLogits.resize(firstLogit + static_cast<std::size_t>(newRows * width));
-    forwardNet->forwardAppend(&rowPositions[firstRow * static_cast<std::size_t>(dim)], dim,
-                              newRows, rowLogits.data() + firstLogit);
+    forwardNet->forwardAppend(&rowPositions[firstRow * static_cast<std::size_t>(dim)],
+                              dim,
+                              newRows,
+                              rowLogits.data() + firstLogit);
   }
 
   void remember(std::int64_t terminal)
@@ -344,7 +352,8 @@ struct HypergridTrainer::Impl
     trace->gradients.assign(forwardNet->gradients(),
                             forwardNet->gradients() + forwardNet->parameterCount());
     if (backwardNet) {
-      trace->gradients.insert(trace->gradients.end(), backwardNet->gradients(),
+      trace->gradients.insert(trace->gradients.end(),
+                              backwardNet->gradients(),
                               backwardNet->gradients() + backwardNet->parameterCount());
     }
     trace->logZGradient = dLogZ;
@@ -400,7 +409,9 @@ StepStats HypergridTrainer::Impl::trainStep()
   int bWidth = 0;
   if (shared) {
     rowLogits.resize(static_cast<std::size_t>((rows + backwardRows) * width));
-    forwardNet->forwardAppend(backwardPositions.data(), dim, backwardRows,
+    forwardNet->forwardAppend(backwardPositions.data(),
+                              dim,
+                              backwardRows,
                               rowLogits.data() + static_cast<std::ptrdiff_t>(rows) * width);
     fLogits = rowLogits.data();
     bLogits = rowLogits.data() + static_cast<std::ptrdiff_t>(rows) * width;
@@ -410,8 +421,8 @@ StepStats HypergridTrainer::Impl::trainStep()
     if (backwardNet) {
       bWidth = backwardNet->outputs();
       backwardLogits.resize(static_cast<std::size_t>(backwardRows * bWidth));
-      backwardNet->forward(backwardPositions.data(), dim, backwardRows, backwardLogits.data(),
-                           true);
+      backwardNet->forward(
+        backwardPositions.data(), dim, backwardRows, backwardLogits.data(), true);
       bLogits = backwardLogits.data();
     }
   }
@@ -480,7 +491,8 @@ StepStats HypergridTrainer::Impl::trainStep()
   // Pass 2: dL/dz_j = scale_t · (1[j = a] − p_j) for P_F; the opposite sign for P_B, which
   // enters δ with a minus.
   for (int r = 0; r < rows; ++r) {
-    const auto s = static_cast<float>(scale[static_cast<std::size_t>(rowTrajectory[static_cast<std::size_t>(r)])]);
+    const auto s = static_cast<float>(
+      scale[static_cast<std::size_t>(rowTrajectory[static_cast<std::size_t>(r)])]);
     float* g = fGrad + static_cast<std::ptrdiff_t>(r) * width;
     for (int j = 0; j < actions; ++j) {
       g[j] *= -s;
@@ -490,7 +502,8 @@ StepStats HypergridTrainer::Impl::trainStep()
   if (bLogits) {
     for (int k = 0; k < backwardRows; ++k) {
       const int r = backwardRowOf[static_cast<std::size_t>(k)];
-      const auto s = static_cast<float>(scale[static_cast<std::size_t>(rowTrajectory[static_cast<std::size_t>(r)])]);
+      const auto s = static_cast<float>(
+        scale[static_cast<std::size_t>(rowTrajectory[static_cast<std::size_t>(r)])]);
       float* g = bGrad + static_cast<std::ptrdiff_t>(k) * bWidth + backwardColumn;
       for (int j = 0; j < dim; ++j) {
         g[j] *= s;
@@ -509,8 +522,8 @@ StepStats HypergridTrainer::Impl::trainStep()
   clipGradientNorm(forwardNet->gradients(), forwardNet->parameterCount(), training.clipGradNorm);
   forwardAdam->step(forwardNet->parameters(), forwardNet->gradients());
   if (backwardNet) {
-    clipGradientNorm(backwardNet->gradients(), backwardNet->parameterCount(),
-                     training.clipGradNorm);
+    clipGradientNorm(
+      backwardNet->gradients(), backwardNet->parameterCount(), training.clipGradNorm);
     backwardAdam->step(backwardNet->parameters(), backwardNet->gradients());
   }
   float z = static_cast<float>(logZ);
@@ -528,8 +541,10 @@ StepStats HypergridTrainer::Impl::trainStep()
   return stats;
 }
 
-HypergridTrainer::HypergridTrainer(const Hypergrid& grid, const PolicySpec& policy,
-                                   const TrainingSpec& training, PartMembership membership)
+HypergridTrainer::HypergridTrainer(const Hypergrid& grid,
+                                   const PolicySpec& policy,
+                                   const TrainingSpec& training,
+                                   PartMembership membership)
   : d(std::make_unique<Impl>(grid, policy, training, std::move(membership)))
 {
   const int inputWidth = grid.dim() * grid.height();
@@ -553,13 +568,34 @@ HypergridTrainer::HypergridTrainer(const Hypergrid& grid, const PolicySpec& poli
 
 HypergridTrainer::~HypergridTrainer() = default;
 
-StepStats HypergridTrainer::step() { return d->trainStep(); }
-std::int64_t HypergridTrainer::stepCount() const { return d->step; }
-double HypergridTrainer::logZ() const { return d->logZ; }
-const TrainingSpec& HypergridTrainer::training() const { return d->training; }
-const PartMembership& HypergridTrainer::membership() const { return d->membership; }
-double HypergridTrainer::logReward(std::int64_t state) const { return d->logReward(state); }
-std::uint32_t HypergridTrainer::modesFound() const { return d->modesFound; }
+StepStats HypergridTrainer::step()
+{
+  return d->trainStep();
+}
+std::int64_t HypergridTrainer::stepCount() const
+{
+  return d->step;
+}
+double HypergridTrainer::logZ() const
+{
+  return d->logZ;
+}
+const TrainingSpec& HypergridTrainer::training() const
+{
+  return d->training;
+}
+const PartMembership& HypergridTrainer::membership() const
+{
+  return d->membership;
+}
+double HypergridTrainer::logReward(std::int64_t state) const
+{
+  return d->logReward(state);
+}
+std::uint32_t HypergridTrainer::modesFound() const
+{
+  return d->modesFound;
+}
 std::int64_t HypergridTrainer::bufferSize() const
 {
   return static_cast<std::int64_t>(d->buffer.size());
@@ -611,9 +647,10 @@ std::vector<std::int64_t> HypergridTrainer::sample(int count, std::uint64_t seed
 
 std::vector<std::int64_t> HypergridTrainer::visitedTerminals() const
 {
-  std::vector<std::int64_t> ordered(d->visited.begin() + static_cast<std::ptrdiff_t>(d->visitedNext),
-                                    d->visited.end());
-  ordered.insert(ordered.end(), d->visited.begin(),
+  std::vector<std::int64_t> ordered(
+    d->visited.begin() + static_cast<std::ptrdiff_t>(d->visitedNext), d->visited.end());
+  ordered.insert(ordered.end(),
+                 d->visited.begin(),
                  d->visited.begin() + static_cast<std::ptrdiff_t>(d->visitedNext));
   return ordered;
 }
@@ -631,8 +668,7 @@ PartCheckpoint HypergridTrainer::checkpoint() const
   if (d->backwardNet) {
     append(c.parameters, d->backwardNet->parameters(), d->backwardNet->parameterCount());
     append(c.adamFirst, d->backwardAdam->firstMoment().data(), d->backwardNet->parameterCount());
-    append(c.adamSecond, d->backwardAdam->secondMoment().data(),
-           d->backwardNet->parameterCount());
+    append(c.adamSecond, d->backwardAdam->secondMoment().data(), d->backwardNet->parameterCount());
   }
   c.logZ = d->logZ;
   c.logZFirst = d->logZAdam.firstMoment()[0];
@@ -682,7 +718,10 @@ bool HypergridTrainer::restore(const PartCheckpoint& c)
   return true;
 }
 
-void HypergridTrainer::setTrace(StepTrace* trace) { d->trace = trace; }
+void HypergridTrainer::setTrace(StepTrace* trace)
+{
+  d->trace = trace;
+}
 
 void configureNumericsForWorkers()
 {

@@ -24,8 +24,8 @@ struct StepStats
 struct PartCheckpoint
 {
   std::int64_t step = 0;
-  std::vector<float> parameters;  ///< every network, concatenated
-  std::vector<float> adamFirst;   ///< Adam moments, same layout
+  std::vector<float> parameters; ///< every network, concatenated
+  std::vector<float> adamFirst;  ///< Adam moments, same layout
   std::vector<float> adamSecond;
   double logZ = 0.0;
   double logZFirst = 0.0;
@@ -74,7 +74,9 @@ struct PartMembership
 class HypergridTrainer
 {
 public:
-  HypergridTrainer(const Hypergrid& grid, const PolicySpec& policy, const TrainingSpec& training,
+  HypergridTrainer(const Hypergrid& grid,
+                   const PolicySpec& policy,
+                   const TrainingSpec& training,
                    PartMembership membership = {});
   ~HypergridTrainer();
   HypergridTrainer(const HypergridTrainer&) = delete;

@@ -17,8 +17,7 @@ class Rng
 public:
   explicit Rng(std::uint64_t seed = 0)
     : m_engine(seed)
-  {
-  }
+  {}
 
   /** @brief Uniform double in [0, 1), 53 random bits. */
   double uniform() { return static_cast<double>(m_engine() >> 11) * 0x1.0p-53; }

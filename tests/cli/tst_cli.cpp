@@ -50,13 +50,21 @@ private:
   // A quick mixture experiment on the 8x8 grid.
   QStringList smallRuns(const QString& steps) const
   {
-    return { "--set", "training.steps=" + steps, "--set", "eval.every=100", "--set",
-             "policy.hidden=64", "--set",
+    return { "--set",
+             "training.steps=" + steps,
+             "--set",
+             "eval.every=100",
+             "--set",
+             "policy.hidden=64",
+             "--set",
              R"(runs=[{"name":"standard"},{"name":"perfect","partition":{"kind":"nearest-mode"}}])",
              "--quiet" };
   }
 
-  static QString easy8() { return QStringLiteral(GFLOWMIX_EXPERIMENTS "/hypergrid-2d-8-easy.json"); }
+  static QString easy8()
+  {
+    return QStringLiteral(GFLOWMIX_EXPERIMENTS "/hypergrid-2d-8-easy.json");
+  }
 
   QJsonObject evalJson(const QString& session)
   {
@@ -74,10 +82,9 @@ private slots:
     const QStringList none;
     QTest::newRow("malformed JSON") << QByteArray("{\"env\": {\"dim\": 2,}") << none
                                     << QStringList{ "bad.json", "not valid JSON", "line 1" };
-    QTest::newRow("empty file") << QByteArray("  \n") << none
-                                << QStringList{ "bad.json", "empty" };
-    QTest::newRow("top level array") << QByteArray("[1, 2]") << none
-                                     << QStringList{ "bad.json", "object" };
+    QTest::newRow("empty file") << QByteArray("  \n") << none << QStringList{ "bad.json", "empty" };
+    QTest::newRow("top level array")
+      << QByteArray("[1, 2]") << none << QStringList{ "bad.json", "object" };
     QTest::newRow("unknown key") << QByteArray(R"({"env": {"heigth": 8}})") << none
                                  << QStringList{ "bad.json", "env.heigth", "allowed", "height" };
     QTest::newRow("wrong type") << QByteArray(R"({"env": {"height": "eight"}})") << none
@@ -86,28 +93,28 @@ private slots:
                            << QStringList{ "env.height", "[2, 100000]", "got 1" };
     QTest::newRow("D < 1") << QByteArray(R"({"env": {"dim": 0}})") << none
                            << QStringList{ "env.dim", "[1, 16]", "got 0" };
-    QTest::newRow("negative reward") << QByteArray(R"({"env": {"r0": -0.1}})") << none
-                                     << QStringList{ "env.r0", "got -0.1" };
+    QTest::newRow("negative reward")
+      << QByteArray(R"({"env": {"r0": -0.1}})") << none << QStringList{ "env.r0", "got -0.1" };
     QTest::newRow("batch < 1") << QByteArray(R"({"training": {"batch": 0}})") << none
                                << QStringList{ "training.batch", "[1, 65536]" };
     QTest::newRow("lr <= 0") << QByteArray(R"({"training": {"lr": 0}})") << none
                              << QStringList{ "training.lr", "(0, 10]", "got 0" };
-    QTest::newRow("off-policy ratio 1") << QByteArray(R"({"training": {"off_policy_ratio": 1}})")
-                                        << none
-                                        << QStringList{ "training.off_policy_ratio", "[0, 1)" };
+    QTest::newRow("off-policy ratio 1")
+      << QByteArray(R"({"training": {"off_policy_ratio": 1}})") << none
+      << QStringList{ "training.off_policy_ratio", "[0, 1)" };
     QTest::newRow("off-policy ratio < 0")
       << QByteArray(R"({"training": {"off_policy_ratio": -0.5}})") << none
       << QStringList{ "training.off_policy_ratio", "got -0.5" };
     QTest::newRow("run override out of range")
       << QByteArray(R"({"runs": [{"name": "a", "batch": -3}]})") << none
       << QStringList{ "runs[0].batch", "got -3" };
-    QTest::newRow("unknown partition") << QByteArray(R"({"runs": [{"partition": {"kind": "x"}}]})")
-                                       << none
-                                       << QStringList{ "runs[0].partition.kind", "nearest-mode" };
+    QTest::newRow("unknown partition")
+      << QByteArray(R"({"runs": [{"partition": {"kind": "x"}}]})") << none
+      << QStringList{ "runs[0].partition.kind", "nearest-mode" };
     QTest::newRow("bad --set value") << QByteArray("{}") << QStringList{ "--set", "env.dim=-2" }
                                      << QStringList{ "env.dim", "got -2" };
-    QTest::newRow("malformed --set") << QByteArray("{}") << QStringList{ "--set", "env.dim" }
-                                     << QStringList{ "KEY=VALUE" };
+    QTest::newRow("malformed --set")
+      << QByteArray("{}") << QStringList{ "--set", "env.dim" } << QStringList{ "KEY=VALUE" };
     QTest::newRow("grid too large to evaluate exactly")
       << QByteArray(R"({"env": {"dim": 6, "height": 20}})") << none
       << QStringList{ "64000000 states", "eval.max_states", "eval.exact" };
@@ -142,8 +149,8 @@ private slots:
   void unknownCommandAndOption()
   {
     QCOMPARE(run({ "fly" }).code, 2);
-    const Result r = run({ "bench", QStringLiteral(GFLOWMIX_EXPERIMENTS "/default.json"),
-                           "--stpes", "3" });
+    const Result r =
+      run({ "bench", QStringLiteral(GFLOWMIX_EXPERIMENTS "/default.json"), "--stpes", "3" });
     QCOMPARE(r.code, 2);
     QVERIFY(r.err.contains("--stpes"));
   }
@@ -151,7 +158,8 @@ private slots:
   void targetCsvMatchesReference()
   {
     // D = 2, H = 32, R0 = 0.1: Z = 302.4 (REFERENCE §2).
-    const Result r = run({ "target", QStringLiteral(GFLOWMIX_EXPERIMENTS "/hypergrid-2d-32-easy.json") });
+    const Result r =
+      run({ "target", QStringLiteral(GFLOWMIX_EXPERIMENTS "/hypergrid-2d-32-easy.json") });
     QCOMPARE(r.code, 0);
     const QList<QByteArray> lines = r.out.trimmed().split('\n');
     QCOMPARE(lines.size(), 1 + 32 * 32);
@@ -250,7 +258,8 @@ private slots:
     // Wilson–Hilferty: chi2/dof^(1/3) is nearly normal; z < 4 is p > 3e-5.
     const double k = dof;
     const double z = (std::cbrt(chi2 / k) - (1.0 - 2.0 / (9.0 * k))) / std::sqrt(2.0 / (9.0 * k));
-    QVERIFY2(z < 4.0, qPrintable(QStringLiteral("chi2 %1 with %2 dof, z %3").arg(chi2).arg(dof).arg(z)));
+    QVERIFY2(z < 4.0,
+             qPrintable(QStringLiteral("chi2 %1 with %2 dof, z %3").arg(chi2).arg(dof).arg(z)));
   }
 
   void resumeContinuesExactly()
@@ -260,7 +269,8 @@ private slots:
     QCOMPARE(run(QStringList{ "train", easy8(), "--out", straight } + smallRuns("400")).code, 0);
     QCOMPARE(run(QStringList{ "train", easy8(), "--out", resumed } + smallRuns("200")).code, 0);
     QCOMPARE(
-      run(QStringList{ "train", easy8(), "--out", resumed, "--resume" } + smallRuns("400")).code, 0);
+      run(QStringList{ "train", easy8(), "--out", resumed, "--resume" } + smallRuns("400")).code,
+      0);
 
     // Everything but the visited-states figure, whose window of recent terminal states is not
     // part of a checkpoint and restarts on resume.
@@ -282,11 +292,19 @@ private slots:
 
   void benchReportsThroughput()
   {
-    const Result r = run({ "bench", QStringLiteral(GFLOWMIX_EXPERIMENTS "/hypergrid-2d-8-easy.json"),
-                           "--steps", "20", "--json", "--set", "policy.hidden=32" });
+    const Result r = run({ "bench",
+                           QStringLiteral(GFLOWMIX_EXPERIMENTS "/hypergrid-2d-8-easy.json"),
+                           "--steps",
+                           "20",
+                           "--json",
+                           "--set",
+                           "policy.hidden=32" });
     QCOMPARE(r.code, 0);
-    for (const char* key : { "\"steps_per_s\"", "\"trajectories_per_s\"",
-                             "\"transitions_per_s\"", "\"mean_length\"", "\"threads\"" }) {
+    for (const char* key : { "\"steps_per_s\"",
+                             "\"trajectories_per_s\"",
+                             "\"transitions_per_s\"",
+                             "\"mean_length\"",
+                             "\"threads\"" }) {
       QVERIFY2(r.out.contains(key), key);
     }
   }

@@ -171,8 +171,9 @@ private slots:
     {
       Experiment experiment(spec);
       QSignalSpy finished(&experiment, &Experiment::finished);
-      connect(&experiment, &Experiment::snapshotReady, this,
-              [&](const SnapshotPtr& s) { straight[s->runName] = s->l1; });
+      connect(&experiment, &Experiment::snapshotReady, this, [&](const SnapshotPtr& s) {
+        straight[s->runName] = s->l1;
+      });
       experiment.start();
       QVERIFY(finished.wait(60000));
       QCoreApplication::processEvents();
@@ -200,8 +201,9 @@ private slots:
         QVERIFY(experiment.restorePart(key.first, key.second, checkpoint));
       }
       QSignalSpy finished(&experiment, &Experiment::finished);
-      connect(&experiment, &Experiment::snapshotReady, this,
-              [&](const SnapshotPtr& s) { resumed[s->runName] = s->l1; });
+      connect(&experiment, &Experiment::snapshotReady, this, [&](const SnapshotPtr& s) {
+        resumed[s->runName] = s->l1;
+      });
       experiment.start();
       QVERIFY(finished.wait(60000));
       QCoreApplication::processEvents();

@@ -1,0 +1,63 @@
+#include "ui/experiment_description.h"
+
+#include "core/run/experiment.h"
+
+#include <algorithm>
+
+namespace gfm::ui {
+
+std::int64_t ExperimentDescription::stateCount() const
+{
+  std::int64_t count = 1;
+  for (int d = 0; d < grid.dim; ++d) {
+    count *= grid.height;
+  }
+  return count;
+}
+
+std::vector<QString> ExperimentDescription::groups() const
+{
+  std::vector<QString> names;
+  for (const RunDescription& run : runs) {
+    if (std::find(names.begin(), names.end(), run.group) == names.end()) {
+      names.push_back(run.group);
+    }
+  }
+  return names;
+}
+
+int ExperimentDescription::groupIndex(const QString& group) const
+{
+  const std::vector<QString> names = groups();
+  const auto it = std::find(names.begin(), names.end(), group);
+  return it == names.end() ? -1 : static_cast<int>(it - names.begin());
+}
+
+int ExperimentDescription::seedsInGroup(const QString& group) const
+{
+  return static_cast<int>(std::count_if(runs.begin(), runs.end(),
+                                        [&](const RunDescription& r) { return r.group == group; }));
+}
+
+ExperimentDescription ExperimentDescription::fromExperiment(const core::Experiment& experiment)
+{
+  ExperimentDescription description;
+  description.name = experiment.spec().name;
+  description.grid = experiment.grid().spec();
+  description.target = experiment.target();
+  description.stepsPerPart = experiment.spec().training.steps;
+
+  for (const core::RunPlan& plan : experiment.runs()) {
+    RunDescription run;
+    run.name = plan.name;
+    run.group = plan.group;
+    run.seed = plan.seed;
+    run.parts = plan.parts;
+    run.partOf = plan.partOf;
+    description.runs.push_back(run);
+    description.stepsPerPart = std::max(description.stepsPerPart, plan.training.steps);
+  }
+  return description;
+}
+
+} // namespace gfm::ui

@@ -453,3 +453,5 @@ void CurvesView::updateParts()
 }
 
 } // namespace gfm::ui
+
+#include "moc_curves_view.cpp"

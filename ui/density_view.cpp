@@ -621,3 +621,5 @@ QString DensityView::csv() const
 }
 
 } // namespace gfm::ui
+
+#include "moc_density_view.cpp"

@@ -1,7 +1,5 @@
 #include "ui/experiment_description.h"
 
-#include "core/run/experiment.h"
-
 #include <algorithm>
 
 namespace gfm::ui {
@@ -37,27 +35,6 @@ int ExperimentDescription::seedsInGroup(const QString& group) const
 {
   return static_cast<int>(std::count_if(runs.begin(), runs.end(),
                                         [&](const RunDescription& r) { return r.group == group; }));
-}
-
-ExperimentDescription ExperimentDescription::fromExperiment(const core::Experiment& experiment)
-{
-  ExperimentDescription description;
-  description.name = experiment.spec().name;
-  description.grid = experiment.grid().spec();
-  description.target = experiment.target();
-  description.stepsPerPart = experiment.spec().training.steps;
-
-  for (const core::RunPlan& plan : experiment.runs()) {
-    RunDescription run;
-    run.name = plan.name;
-    run.group = plan.group;
-    run.seed = plan.seed;
-    run.parts = plan.parts;
-    run.partOf = plan.partOf;
-    description.runs.push_back(run);
-    description.stepsPerPart = std::max(description.stepsPerPart, plan.training.steps);
-  }
-  return description;
 }
 
 } // namespace gfm::ui

@@ -75,3 +75,5 @@ void SnapshotStore::addSnapshot(gfm::core::SnapshotPtr snapshot)
 }
 
 } // namespace gfm::ui
+
+#include "moc_snapshot_store.cpp"

@@ -1,1 +1,59 @@
-int main() { return 0; }
+// gflowmix-cli: the headless front end for scripts and clusters (DESIGN §5).
+#include "app/cli/cli.h"
+
+#include <QCoreApplication>
+
+#include <cstdio>
+#include <functional>
+#include <map>
+
+namespace {
+
+constexpr const char* kUsage = R"(usage: gflowmix-cli COMMAND [ARGS]
+
+  train CONFIG.json [--set KEY=VALUE]... [--out SESSION.gflowmix]
+        [--device auto|cpu|cuda] [--threads N] [--resume] [--quiet]
+  eval SESSION [--json]                    final metrics of every run and part
+  sample SESSION [--run NAME] -n N [--seed S] [--out FILE.csv]
+  target CONFIG.json [--set ...] [--out FILE.csv]     exact target distribution
+  density SESSION [--run NAME] [--part I] [--step S] [--out FILE.csv]
+  partition CONFIG.json [--set ...] [--out FILE.csv]  part of every cell, per run
+  bench CONFIG.json [--set ...] [--steps N] [--threads N] [--run NAME] [--json]
+
+Exit status: 0 success, 1 failure at run time, 2 bad input.
+)";
+
+} // namespace
+
+int main(int argc, char** argv)
+{
+  QCoreApplication app(argc, argv);
+  QCoreApplication::setApplicationName(QStringLiteral("gflowmix-cli"));
+  QCoreApplication::setApplicationVersion(QStringLiteral(GFLOWMIX_VERSION));
+
+  QStringList args = QCoreApplication::arguments().mid(1);
+  if (args.isEmpty() || args.front() == QLatin1String("--help") ||
+      args.front() == QLatin1String("-h") || args.front() == QLatin1String("help")) {
+    std::fputs(kUsage, args.isEmpty() ? stderr : stdout);
+    return args.isEmpty() ? gfm::cli::kBadInput : gfm::cli::kOk;
+  }
+  if (args.front() == QLatin1String("--version")) {
+    std::printf("gflowmix-cli %s\n", GFLOWMIX_VERSION);
+    return gfm::cli::kOk;
+  }
+
+  const std::map<QString, std::function<int(const QStringList&)>> commands = {
+    { QStringLiteral("train"), gfm::cli::trainCommand },
+    { QStringLiteral("bench"), gfm::cli::benchCommand },
+    { QStringLiteral("target"), gfm::cli::targetCommand },
+    { QStringLiteral("partition"), gfm::cli::partitionCommand },
+  };
+  const QString command = args.takeFirst();
+  const auto it = commands.find(command);
+  if (it == commands.end()) {
+    std::fprintf(stderr, "gflowmix-cli: unknown command \"%s\"\n\n%s", qPrintable(command),
+                 kUsage);
+    return gfm::cli::kBadInput;
+  }
+  return it->second(args);
+}

@@ -35,15 +35,23 @@ struct Activations
   std::vector<at::Tensor> hidden; // one [capacity, hidden] buffer per hidden layer
   int capacity = 0;
 
-  void reserve(int rows, int layers, int width)
+  /** Makes room for `rows` rows, keeping the first `preserve` rows' contents. */
+  void reserve(int rows, int layers, int width, int preserve = 0)
   {
     if (rows <= capacity) {
       return;
     }
-    capacity = (rows + kRowGrain - 1) / kRowGrain * kRowGrain;
-    hidden.clear();
+    capacity = std::max(2 * capacity, (rows + kRowGrain - 1) / kRowGrain * kRowGrain);
     for (int l = 0; l < layers; ++l) {
-      hidden.push_back(at::empty({ capacity, width }, at::kFloat));
+      at::Tensor grown = at::empty({ capacity, width }, at::kFloat);
+      if (preserve > 0) {
+        grown.narrow(0, 0, preserve).copy_(hidden[static_cast<std::size_t>(l)].narrow(0, 0, preserve));
+      }
+      if (static_cast<std::size_t>(l) < hidden.size()) {
+        hidden[static_cast<std::size_t>(l)] = grown;
+      } else {
+        hidden.push_back(grown);
+      }
     }
   }
 };
@@ -72,12 +80,14 @@ struct Mlp::Impl
   int keptRows = 0;
   at::Tensor gradScratch[2];
 
-  void run(const std::int32_t* active, int slots, int rows, float* logits, Activations& act)
+  /** Forward of `rows` rows into rows [offset, offset + rows) of `act`. */
+  void run(const std::int32_t* active, int slots, int rows, float* logits, Activations& act,
+           int offset = 0)
   {
-    act.reserve(rows, layers, hidden);
+    act.reserve(offset + rows, layers, hidden, offset);
 
     // Layer 1: the input is a sum of one-hot vectors, so x·W1 is a sum of rows of W1.
-    float* h1 = act.hidden[0].data_ptr<float>();
+    float* h1 = act.hidden[0].data_ptr<float>() + static_cast<std::int64_t>(offset) * hidden;
     const float* w1 = weights[0].data_ptr<float>();
     const float* b1 = biases[0].data_ptr<float>();
     for (int r = 0; r < rows; ++r) {
@@ -93,14 +103,14 @@ struct Mlp::Impl
     reluInPlace(h1, static_cast<std::int64_t>(rows) * hidden);
 
     for (int l = 1; l < layers; ++l) {
-      at::Tensor in = act.hidden[static_cast<std::size_t>(l - 1)].narrow(0, 0, rows);
-      at::Tensor out = act.hidden[static_cast<std::size_t>(l)].narrow(0, 0, rows);
+      at::Tensor in = act.hidden[static_cast<std::size_t>(l - 1)].narrow(0, offset, rows);
+      at::Tensor out = act.hidden[static_cast<std::size_t>(l)].narrow(0, offset, rows);
       at::addmm_out(out, biases[static_cast<std::size_t>(l)], in,
                     weights[static_cast<std::size_t>(l)]);
       reluInPlace(out.data_ptr<float>(), static_cast<std::int64_t>(rows) * hidden);
     }
 
-    at::Tensor last = act.hidden[static_cast<std::size_t>(layers - 1)].narrow(0, 0, rows);
+    at::Tensor last = act.hidden[static_cast<std::size_t>(layers - 1)].narrow(0, offset, rows);
     at::Tensor result = at::from_blob(logits, { rows, outputs }, at::kFloat);
     at::addmm_out(result, biases.back(), last, weights.back());
   }
@@ -185,6 +195,25 @@ void Mlp::forward(const std::int32_t* active, int slots, int rows, float* logits
     d->run(active, slots, rows, logits, d->scratch);
   }
 }
+
+void Mlp::forwardAppend(const std::int32_t* active, int slots, int rows, float* logits)
+{
+  if (rows == 0) {
+    return;
+  }
+  d->keptActive.insert(d->keptActive.end(), active, active + static_cast<std::ptrdiff_t>(rows) * slots);
+  d->keptSlots = slots;
+  d->run(active, slots, rows, logits, d->kept, d->keptRows);
+  d->keptRows += rows;
+}
+
+void Mlp::clearKept()
+{
+  d->keptActive.clear();
+  d->keptRows = 0;
+}
+
+int Mlp::keptRows() const { return d->keptRows; }
 
 void Mlp::backward(const float* dLogits)
 {

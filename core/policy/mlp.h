@@ -47,6 +47,19 @@ public:
   void forward(const std::int32_t* active, int slots, int rows, float* logits, bool keep);
 
   /**
+   * @brief Like forward(), but appends the rows' activations to the kept pass instead of
+   * replacing it, so that a roll-out's own forward passes become the training pass.
+   * Start a new kept pass with clearKept().
+   */
+  void forwardAppend(const std::int32_t* active, int slots, int rows, float* logits);
+
+  /** @brief Empties the kept pass. */
+  void clearKept();
+
+  /** @brief Rows in the kept pass. */
+  int keptRows() const;
+
+  /**
    * @brief Writes the gradients of the kept pass, given dLoss/dlogits (rows × outputs).
    *
    * Gradients are overwritten, not accumulated.

@@ -4,6 +4,8 @@
 #include "core/util/random.h"
 #include "core/util/torch_include.h"
 
+#include <torch/version.h>
+
 #include <dlfcn.h>
 
 #include <algorithm>
@@ -93,6 +95,7 @@ struct HypergridTrainer::Impl
   std::vector<std::int32_t> rowAction;
   std::vector<std::int32_t> rowTrajectory;
   std::vector<std::int64_t> terminals;
+  std::vector<float> rowLogits; // P_F logits of the kept training pass, row by row
   std::vector<float> logits;
   std::vector<float> backwardLogits;
   std::vector<float> dLogits;
@@ -182,15 +185,26 @@ struct HypergridTrainer::Impl
         positionsOf(&coords[static_cast<std::size_t>(active[static_cast<std::size_t>(k)] * dim)],
                     &positions[static_cast<std::size_t>(k * dim)]);
       }
-      logits.resize(static_cast<std::size_t>(n * width));
-      forwardNet->forward(positions.data(), dim, n, logits.data(), false);
+      // A recorded roll-out's forward passes are kept as the training pass: same parameters,
+      // same rows in the same order, so the P_F forward is not computed twice.
+      const float* stepLogits = nullptr;
+      if (record) {
+        const std::size_t first = rowLogits.size();
+        rowLogits.resize(first + static_cast<std::size_t>(n * width));
+        forwardNet->forwardAppend(positions.data(), dim, n, rowLogits.data() + first);
+        stepLogits = rowLogits.data() + first;
+      } else {
+        logits.resize(static_cast<std::size_t>(n * width));
+        forwardNet->forward(positions.data(), dim, n, logits.data(), false);
+        stepLogits = logits.data();
+      }
 
       std::size_t kept = 0;
       for (int k = 0; k < n; ++k) {
         const int t = active[static_cast<std::size_t>(k)];
         std::int32_t* x = &coords[static_cast<std::size_t>(t * dim)];
         forwardMask(x, allowed);
-        maskedSoftmax(&logits[static_cast<std::size_t>(k * width)], allowed, actions,
+        maskedSoftmax(stepLogits + static_cast<std::ptrdiff_t>(k) * width, allowed, actions,
                       probs.data());
         if (epsilon > 0.0) {
           int allowedCount = 0;
@@ -227,7 +241,7 @@ struct HypergridTrainer::Impl
    */
   void sampleBackward(int count, int firstId)
   {
-    const int width = backwardHead().outputs();
+    const int bWidth = backwardHead().outputs();
     std::vector<std::int32_t> coords(static_cast<std::size_t>(count * dim));
     std::vector<std::vector<std::pair<std::vector<std::int32_t>, int>>> steps(
       static_cast<std::size_t>(count));
@@ -263,7 +277,7 @@ struct HypergridTrainer::Impl
           positionsOf(&coords[static_cast<std::size_t>(active[static_cast<std::size_t>(k)] * dim)],
                       &positions[static_cast<std::size_t>(k * dim)]);
         }
-        backwardLogits.resize(static_cast<std::size_t>(n * width));
+        backwardLogits.resize(static_cast<std::size_t>(n * bWidth));
         backwardHead().forward(positions.data(), dim, n, backwardLogits.data(), false);
       }
       for (int k = 0; k < n; ++k) {
@@ -271,7 +285,7 @@ struct HypergridTrainer::Impl
         std::int32_t* x = &coords[static_cast<std::size_t>(t * dim)];
         backwardMask(x, allowed);
         if (learnedBackward()) {
-          maskedSoftmax(&backwardLogits[static_cast<std::size_t>(k * width + backwardColumn)],
+          maskedSoftmax(&backwardLogits[static_cast<std::size_t>(k * bWidth + backwardColumn)],
                         allowed, dim, probs.data());
         } else {
           const auto parents = static_cast<double>(std::count(allowed, allowed + dim, true));
@@ -286,6 +300,7 @@ struct HypergridTrainer::Impl
       }
     }
 
+    const std::size_t firstRow = rowAction.size();
     std::vector<std::int32_t> positionsOfRow(static_cast<std::size_t>(dim));
     for (int t = 0; t < count; ++t) {
       auto& path = steps[static_cast<std::size_t>(t)];
@@ -302,6 +317,14 @@ struct HypergridTrainer::Impl
       rowAction.push_back(dim);
       rowTrajectory.push_back(firstId + t);
     }
+
+    // The P_F pass over the new rows joins the kept training pass.
+    const int newRows = static_cast<int>(rowAction.size() - firstRow);
+    const int width = forwardNet->outputs();
+    const std::size_t firstLogit = rowLogits.size();
+    rowLogits.resize(firstLogit + static_cast<std::size_t>(newRows * width));
+    forwardNet->forwardAppend(&rowPositions[firstRow * static_cast<std::size_t>(dim)], dim,
+                              newRows, rowLogits.data() + firstLogit);
   }
 
   void remember(std::int64_t terminal)
@@ -361,6 +384,8 @@ StepStats HypergridTrainer::Impl::trainStep()
   rowAction.clear();
   rowTrajectory.clear();
   terminals.clear();
+  rowLogits.clear();
+  forwardNet->clearKept();
   rollOut(onPolicy, rng, training.epsilon, true, 0, terminals);
   const auto onPolicyRows = static_cast<std::int64_t>(rowAction.size());
   if (offPolicy > 0) {
@@ -385,25 +410,22 @@ StepStats HypergridTrainer::Impl::trainStep()
   }
   const int backwardRows = static_cast<int>(backwardRowOf.size());
 
-  // One batched forward per network over every row. With a shared trunk the P_B rows ride
-  // along in the same pass and read the second head's columns.
+  // The P_F pass is the roll-out's, kept; P_B gets one batched pass over every row. With a
+  // shared trunk the P_B rows join the kept pass and read the second head's columns.
   const int width = forwardNet->outputs();
   const bool shared = learnedBackward() && !backwardNet;
   const float* fLogits = nullptr;
   const float* bLogits = nullptr;
   int bWidth = 0;
   if (shared) {
-    std::vector<std::int32_t> all = rowPositions;
-    all.insert(all.end(), backwardPositions.begin(), backwardPositions.end());
-    logits.resize(static_cast<std::size_t>((rows + backwardRows) * width));
-    forwardNet->forward(all.data(), dim, rows + backwardRows, logits.data(), true);
-    fLogits = logits.data();
-    bLogits = logits.data() + static_cast<std::ptrdiff_t>(rows) * width;
+    rowLogits.resize(static_cast<std::size_t>((rows + backwardRows) * width));
+    forwardNet->forwardAppend(backwardPositions.data(), dim, backwardRows,
+                              rowLogits.data() + static_cast<std::ptrdiff_t>(rows) * width);
+    fLogits = rowLogits.data();
+    bLogits = rowLogits.data() + static_cast<std::ptrdiff_t>(rows) * width;
     bWidth = width;
   } else {
-    logits.resize(static_cast<std::size_t>(rows * width));
-    forwardNet->forward(rowPositions.data(), dim, rows, logits.data(), true);
-    fLogits = logits.data();
+    fLogits = rowLogits.data();
     if (backwardNet) {
       bWidth = backwardNet->outputs();
       backwardLogits.resize(static_cast<std::size_t>(backwardRows * bWidth));
@@ -683,6 +705,16 @@ void configureNumericsForWorkers()
   if (auto* set = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) {
     set(1);
   }
+}
+
+bool cudaAvailable()
+{
+  return at::hasCUDA();
+}
+
+const char* torchVersion()
+{
+  return TORCH_VERSION;
 }
 
 } // namespace gfm::core

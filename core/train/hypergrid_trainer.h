@@ -105,4 +105,10 @@ private:
 /** @brief Sets per-process numerics: flush denormals, one intra-op thread, one BLAS thread. */
 void configureNumericsForWorkers();
 
+/** @brief Whether this build's LibTorch can use a CUDA device. */
+bool cudaAvailable();
+
+/** @brief LibTorch's version string, for sessions and --version. */
+const char* torchVersion();
+
 } // namespace gfm::core

@@ -1,0 +1,344 @@
+// gflowmix-cli commands that start from a config: train, bench, target, partition.
+#include "app/cli/cli.h"
+#include "app/cli/progress.h"
+
+#include "core/eval/hypergrid_metrics.h"
+#include "core/run/experiment.h"
+#include "core/train/hypergrid_trainer.h"
+#include "core/util/random.h"
+
+#include <QCoreApplication>
+#include <QFileInfo>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <csignal>
+#include <cstdio>
+#include <thread>
+
+namespace gfm::cli {
+
+namespace {
+
+using core::Experiment;
+using core::ExperimentSpec;
+
+std::optional<ExperimentSpec> loadConfig(const Arguments& args, QString* error)
+{
+  if (args.positional().size() != 1) {
+    *error = QStringLiteral("expected exactly one CONFIG.json");
+    return std::nullopt;
+  }
+  return core::loadExperiment(args.positional().front(), args.values(QStringLiteral("set")),
+                              error);
+}
+
+/** Checks --device; cuda is refused where this build's LibTorch has none. */
+bool checkDevice(const Arguments& args, QString* error)
+{
+  const QString device = args.value(QStringLiteral("device"), QStringLiteral("auto"));
+  if (device != QLatin1String("auto") && device != QLatin1String("cpu") &&
+      device != QLatin1String("cuda")) {
+    *error = QStringLiteral("--device must be auto, cpu or cuda, got \"%1\"").arg(device);
+    return false;
+  }
+  if (device == QLatin1String("cuda") && !core::cudaAvailable()) {
+    *error = QStringLiteral("--device cuda: this build's LibTorch %1 has no CUDA support")
+               .arg(QString::fromLatin1(core::torchVersion()));
+    return false;
+  }
+  return true;
+}
+
+QByteArray coordinateHeader(int dim)
+{
+  QByteArray header;
+  for (int d = 0; d < dim; ++d) {
+    header += "x" + QByteArray::number(d) + ",";
+  }
+  return header;
+}
+
+QByteArray coordinates(const core::Hypergrid& grid, std::int64_t state)
+{
+  std::vector<std::int32_t> coords(static_cast<std::size_t>(grid.dim()));
+  grid.coordsOf(state, coords.data());
+  QByteArray row;
+  for (std::int32_t c : coords) {
+    row += QByteArray::number(c) + ",";
+  }
+  return row;
+}
+
+std::atomic<Experiment*> g_interrupted{ nullptr };
+
+void onInterrupt(int)
+{
+  // Only an atomic flag is touched here; the experiment stops between chunks and the session
+  // is closed normally, so Ctrl-C never leaves a half-written file.
+  if (Experiment* e = g_interrupted.load()) {
+    e->requestStop();
+  }
+}
+
+} // namespace
+
+int trainCommand(const QStringList& list)
+{
+  QString error;
+  const auto args = Arguments::parse(
+    list, { QStringLiteral("set"), QStringLiteral("out"), QStringLiteral("device"),
+            QStringLiteral("threads") },
+    { QStringLiteral("resume"), QStringLiteral("quiet") }, &error);
+  if (!args) {
+    return fail(kBadInput, QStringLiteral("train: ") + error);
+  }
+  const auto spec = loadConfig(*args, &error);
+  if (!spec) {
+    return fail(kBadInput, error);
+  }
+  const auto threads =
+    args->integer(QStringLiteral("threads"), std::thread::hardware_concurrency(), 1, 1024, &error);
+  if (!threads || !checkDevice(*args, &error)) {
+    return fail(kBadInput, QStringLiteral("train: ") + error);
+  }
+  const QString out = args->value(QStringLiteral("out"));
+  const bool resume = args->has(QStringLiteral("resume"));
+  if (resume && out.isEmpty()) {
+    return fail(kBadInput, QStringLiteral("train: --resume needs --out SESSION.gflowmix"));
+  }
+
+  Experiment experiment(*spec);
+  experiment.setThreads(static_cast<int>(*threads));
+
+  // SESSION-START
+
+  Progress progress(args->has(QStringLiteral("quiet")));
+  std::map<int, core::SnapshotPtr> latest;
+  QObject::connect(&experiment, &Experiment::progressed, &experiment,
+                   [&](qint64 done, qint64 total) { progress.update(done, total); });
+  QObject::connect(&experiment, &Experiment::snapshotReady, &experiment,
+                   [&](const core::SnapshotPtr& s) { latest[s->run] = s; });
+  bool failed = false;
+  QObject::connect(&experiment, &Experiment::errorOccurred, &experiment, [&](const QString& m) {
+    failed = true;
+    progress.message(m);
+  });
+  QObject::connect(&experiment, &Experiment::finished, QCoreApplication::instance(),
+                   &QCoreApplication::quit, Qt::QueuedConnection);
+
+  g_interrupted = &experiment;
+  std::signal(SIGINT, onInterrupt);
+  std::signal(SIGTERM, onInterrupt);
+  experiment.start();
+  QCoreApplication::exec();
+  experiment.wait();
+  QCoreApplication::processEvents(); // deliver the last queued snapshots
+  g_interrupted = nullptr;
+  progress.finish();
+
+  // SESSION-FINISH
+  printSummary(latest, experiment);
+  if (!out.isEmpty()) {
+    std::fprintf(stderr, "session: %s\n", qPrintable(QFileInfo(out).absoluteFilePath()));
+  }
+  return failed ? kFailure : kOk;
+}
+
+int benchCommand(const QStringList& list)
+{
+  QString error;
+  const auto args = Arguments::parse(
+    list, { QStringLiteral("set"), QStringLiteral("steps"), QStringLiteral("threads"),
+            QStringLiteral("run") },
+    { QStringLiteral("json") }, &error);
+  if (!args) {
+    return fail(kBadInput, QStringLiteral("bench: ") + error);
+  }
+  const auto spec = loadConfig(*args, &error);
+  if (!spec) {
+    return fail(kBadInput, error);
+  }
+  const auto steps = args->integer(QStringLiteral("steps"), 1000, 1, 100'000'000, &error);
+  const auto threads = steps ? args->integer(QStringLiteral("threads"), 1, 1, 1024, &error)
+                             : std::nullopt;
+  if (!steps || !threads) {
+    return fail(kBadInput, QStringLiteral("bench: ") + error);
+  }
+
+  const core::Hypergrid grid(spec->grid);
+  const std::vector<core::RunPlan> runs = core::planRuns(*spec, grid);
+  const QString runName = args->value(QStringLiteral("run"), runs.front().name);
+  auto plan = std::find_if(runs.begin(), runs.end(),
+                           [&](const core::RunPlan& r) { return r.name == runName; });
+  if (plan == runs.end()) {
+    return fail(kBadInput, QStringLiteral("bench: --run \"%1\" is not a run of %2")
+                             .arg(runName, spec->source));
+  }
+
+  // Parts are dealt to single-threaded workers like a real run, but without evaluation or
+  // sessions: what is timed is training alone, from freshly initialised models.
+  const int parts = plan->parts;
+  const int workers = std::min<int>(static_cast<int>(*threads), parts);
+  std::vector<core::StepStats> totals(static_cast<std::size_t>(parts));
+  std::vector<double> seconds(static_cast<std::size_t>(workers));
+  std::vector<std::thread> pool;
+  for (int w = 0; w < workers; ++w) {
+    pool.emplace_back([&, w] {
+      core::configureNumericsForWorkers();
+      std::vector<std::unique_ptr<core::HypergridTrainer>> mine;
+      std::vector<int> ids;
+      for (int p = w; p < parts; p += workers) {
+        core::TrainingSpec training = plan->training;
+        training.seed = core::deriveSeed(plan->training.seed, static_cast<std::uint64_t>(p));
+        core::PartMembership membership;
+        if (parts > 1) {
+          membership = { plan->partOf, p };
+        }
+        mine.push_back(std::make_unique<core::HypergridTrainer>(grid, spec->policy, training,
+                                                                membership));
+        ids.push_back(p);
+      }
+      const auto start = std::chrono::steady_clock::now();
+      for (long long s = 0; s < *steps; ++s) {
+        for (std::size_t i = 0; i < mine.size(); ++i) {
+          const core::StepStats st = mine[i]->step();
+          core::StepStats& sum = totals[static_cast<std::size_t>(ids[i])];
+          sum.transitions += st.transitions;
+          sum.trajectories += st.trajectories;
+          sum.meanLength += st.meanLength;
+        }
+      }
+      seconds[static_cast<std::size_t>(w)] =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    });
+  }
+  for (std::thread& t : pool) {
+    t.join();
+  }
+
+  double wall = 0.0;
+  for (double s : seconds) {
+    wall = std::max(wall, s);
+  }
+  std::int64_t transitions = 0;
+  std::int64_t trajectories = 0;
+  double meanLength = 0.0;
+  for (const core::StepStats& t : totals) {
+    transitions += t.transitions;
+    trajectories += t.trajectories;
+    meanLength += t.meanLength / static_cast<double>(*steps) / parts;
+  }
+  const double stepsPerSecond = static_cast<double>(*steps) / wall;
+  QJsonObject result{
+    { QStringLiteral("config"), spec->source },
+    { QStringLiteral("run"), plan->name },
+    { QStringLiteral("parts"), parts },
+    { QStringLiteral("threads"), workers },
+    { QStringLiteral("steps"), static_cast<double>(*steps) },
+    { QStringLiteral("seconds"), wall },
+    { QStringLiteral("steps_per_s"), stepsPerSecond },
+    { QStringLiteral("part_steps_per_s"), stepsPerSecond * parts },
+    { QStringLiteral("trajectories_per_s"), static_cast<double>(trajectories) / wall },
+    { QStringLiteral("transitions_per_s"), static_cast<double>(transitions) / wall },
+    { QStringLiteral("mean_length"), meanLength },
+    { QStringLiteral("torch"), QString::fromLatin1(core::torchVersion()) },
+  };
+  if (args->has(QStringLiteral("json"))) {
+    std::printf("%s\n", QJsonDocument(result).toJson(QJsonDocument::Compact).constData());
+  } else {
+    std::printf("%s: run %s, %d part(s) on %d thread(s), %lld steps per part in %.2f s\n",
+                qPrintable(spec->source), qPrintable(plan->name), parts, workers, *steps, wall);
+    std::printf("  %.1f steps/s per part, %.0f trajectories/s, %.0f transitions/s, "
+                "mean length %.1f\n",
+                stepsPerSecond, static_cast<double>(trajectories) / wall,
+                static_cast<double>(transitions) / wall, meanLength);
+  }
+  return kOk;
+}
+
+int targetCommand(const QStringList& list)
+{
+  QString error;
+  const auto args =
+    Arguments::parse(list, { QStringLiteral("set"), QStringLiteral("out") }, {}, &error);
+  if (!args) {
+    return fail(kBadInput, QStringLiteral("target: ") + error);
+  }
+  const auto spec = loadConfig(*args, &error);
+  if (!spec) {
+    return fail(kBadInput, error);
+  }
+  const core::Hypergrid grid(spec->grid);
+  const std::vector<double> rewards = grid.rewards();
+  const double z = grid.partitionFunction();
+  QByteArray csv = coordinateHeader(grid.dim()) + "reward,p\n";
+  for (std::int64_t s = 0; s < grid.stateCount(); ++s) {
+    csv += coordinates(grid, s) + QByteArray::number(rewards[static_cast<std::size_t>(s)], 'g', 9) +
+           "," + QByteArray::number(rewards[static_cast<std::size_t>(s)] / z, 'g', 9) + "\n";
+  }
+  if (!writeOutput(args->value(QStringLiteral("out")), csv, &error)) {
+    return fail(kFailure, error);
+  }
+  std::fprintf(stderr, "Z = %.10g, log Z = %.6f, %lld states, %d mode regions\n", z, std::log(z),
+               static_cast<long long>(grid.stateCount()), grid.modeCount());
+  return kOk;
+}
+
+int partitionCommand(const QStringList& list)
+{
+  QString error;
+  const auto args =
+    Arguments::parse(list, { QStringLiteral("set"), QStringLiteral("out") }, {}, &error);
+  if (!args) {
+    return fail(kBadInput, QStringLiteral("partition: ") + error);
+  }
+  const auto spec = loadConfig(*args, &error);
+  if (!spec) {
+    return fail(kBadInput, error);
+  }
+  const core::Hypergrid grid(spec->grid);
+  std::vector<core::RunPlan> runs = core::planRuns(*spec, grid);
+  runs.erase(std::remove_if(runs.begin(), runs.end(),
+                            [](const core::RunPlan& r) { return r.parts == 1; }),
+             runs.end());
+  if (runs.empty()) {
+    return fail(kBadInput, spec->source + QStringLiteral(": no run has a partition"));
+  }
+  QByteArray csv = coordinateHeader(grid.dim());
+  QStringList names;
+  for (const core::RunPlan& r : runs) {
+    names << r.name;
+  }
+  csv += names.join(QLatin1Char(',')).toUtf8() + "\n";
+  for (std::int64_t s = 0; s < grid.stateCount(); ++s) {
+    QByteArray row = coordinates(grid, s);
+    for (std::size_t i = 0; i < runs.size(); ++i) {
+      row += QByteArray::number((*runs[i].partOf)[static_cast<std::size_t>(s)]);
+      row += i + 1 < runs.size() ? "," : "\n";
+    }
+    csv += row;
+  }
+  if (!writeOutput(args->value(QStringLiteral("out")), csv, &error)) {
+    return fail(kFailure, error);
+  }
+  for (const core::RunPlan& r : runs) {
+    QStringList masses;
+    double total = 0.0;
+    for (double m : r.partReward) {
+      total += m;
+    }
+    for (double m : r.partReward) {
+      masses << QString::number(m / total, 'f', 3);
+    }
+    std::fprintf(stderr, "%s: %d parts, true masses %s\n", qPrintable(r.name), r.parts,
+                 qPrintable(masses.join(QStringLiteral(" / "))));
+  }
+  return kOk;
+}
+
+} // namespace gfm::cli

@@ -76,8 +76,10 @@ int main(int argc, char** argv)
   if (qEnvironmentVariableIntValue("GFLOWMIX_LATENCY_PROBE") == 1) {
     probe.start();
     QObject::connect(&app, &QCoreApplication::aboutToQuit, &probe, [&probe] {
-      probe.stop();
-      qCInfo(lcUi).noquote() << probe.report();
+      if (probe.isActive()) {
+        probe.stop();
+        qCInfo(lcUi).noquote() << probe.report();
+      }
     });
   }
 
@@ -97,7 +99,14 @@ int main(int argc, char** argv)
 
   if (parser.isSet(quitAfterOption)) {
     const int seconds = parser.value(quitAfterOption).toInt();
-    QTimer::singleShot(seconds * 1000, &window, &QWidget::close);
+    QTimer::singleShot(seconds * 1000, &window, [&window, &probe] {
+      // Reported before closing: stopping the workers is not part of the measurement.
+      if (probe.isActive()) {
+        probe.stop();
+        qCInfo(lcUi).noquote() << probe.report();
+      }
+      window.close();
+    });
   }
   return app.exec();
 }

@@ -24,7 +24,7 @@ QCustomPlot* makePlot(QWidget* parent, const QString& name, const QString& title
 {
   auto* plot = new QCustomPlot(parent);
   plot->setObjectName(name);
-  plot->setMinimumSize(260, 180);
+  plot->setMinimumSize(240, 150);
   plot->setToolTip(definition);
   plot->plotLayout()->insertRow(0);
   plot->plotLayout()->addElement(0, 0, new QCPTextElement(plot, title));
@@ -115,6 +115,14 @@ CurvesView::CurvesView(SnapshotStore* store, QWidget* parent)
   m_trueBars->setBrush(QColor("#9a9a9a"));
   m_trueBars->setWidth(0.38);
   m_trueBars->setBarsGroup(group);
+  // Bars fill the plot from the bottom: the legend goes in a row of its own, under the title.
+  m_partsPlot->axisRect()->insetLayout()->take(m_partsPlot->legend);
+  m_partsPlot->plotLayout()->insertRow(1);
+  m_partsPlot->plotLayout()->addElement(1, 0, m_partsPlot->legend);
+  m_partsPlot->plotLayout()->setRowStretchFactor(1, 0.001);
+  m_partsPlot->legend->setFillOrder(QCPLegend::foColumnsFirst);
+  m_partsPlot->legend->setBorderPen(Qt::NoPen);
+  m_partsPlot->legend->setMargins(QMargins(0, 0, 0, 0));
   applyScreenStyle(m_partsPlot);
 
   m_timeBox = new QComboBox(this);
@@ -315,7 +323,8 @@ void CurvesView::refresh()
       keys << (wall ? point.wallSeconds : static_cast<double>(point.step));
       l1 << point.l1;
       logZ << point.logZ;
-      loss << point.loss;
+      // A log axis cannot show a zero loss (a part that has not trained yet): leave a gap.
+      loss << (point.loss > 0.0 ? point.loss : std::numeric_limits<double>::quiet_NaN());
       trueLogZ = point.logZTrue;
       if (std::isfinite(point.l1)) {
         maxL1 = std::max(maxL1, point.l1);

@@ -24,6 +24,26 @@ namespace {
 /** Log colour scales show this many decades below the largest value; lower values clamp. */
 constexpr double kLogDecades = 6.0;
 
+/** Integer ticks that stay on the grid: the axis range may extend past it to keep cells square. */
+class GridTicker : public QCPAxisTicker
+{
+public:
+  void setCells(int cells) { m_cells = cells; }
+
+protected:
+  QVector<double> createTickVector(double tickStep, const QCPRange& range) override
+  {
+    QVector<double> ticks = QCPAxisTicker::createTickVector(std::max(1.0, tickStep), range);
+    ticks.erase(std::remove_if(ticks.begin(), ticks.end(),
+                               [this](double t) { return t < -1e-9 || t > m_cells - 1 + 1e-9; }),
+                ticks.end());
+    return ticks;
+  }
+
+private:
+  int m_cells = 1;
+};
+
 QString formatProbability(double p)
 {
   return QString::number(p, 'g', 4);
@@ -36,6 +56,7 @@ DensityView::DensityView(SnapshotStore* store, QWidget* parent)
   , m_store(store)
 {
   m_runBox = new QComboBox(this);
+  m_runBox->setSizeAdjustPolicy(QComboBox::AdjustToContents);
   m_runBox->setToolTip(tr("The run whose densities are shown"));
   m_partBox = new QComboBox(this);
   m_partBox->setToolTip(tr("The whole mixture p = Σ_i w_i p_i, or one part p_i against π "
@@ -58,7 +79,7 @@ DensityView::DensityView(SnapshotStore* store, QWidget* parent)
 
   auto* controls = new QHBoxLayout;
   controls->addWidget(new QLabel(tr("Run"), this));
-  controls->addWidget(m_runBox, 1);
+  controls->addWidget(m_runBox);
   controls->addSpacing(8);
   controls->addWidget(new QLabel(tr("Show"), this));
   controls->addWidget(m_partBox);
@@ -75,9 +96,7 @@ DensityView::DensityView(SnapshotStore* store, QWidget* parent)
 
   m_plot = new QCustomPlot(this);
   m_plot->setObjectName(QStringLiteral("densities"));
-  m_plot->setMinimumHeight(220);
-  m_plot->setToolTip(tr("Target π(x) = R(x)/Z, learned p(x) (exact, from the policy) and "
-                        "their difference p − π. L1 = Σ_x |p(x) − π(x)|."));
+  m_plot->setMinimumHeight(200);
   m_plot->plotLayout()->clear();
 
   auto* margins = new QCPMarginGroup(m_plot);
@@ -95,6 +114,7 @@ DensityView::DensityView(SnapshotStore* store, QWidget* parent)
     for (QCPAxis* axis : rect->axes()) {
       axis->grid()->setVisible(false);
       axis->setLayer(QStringLiteral("axes"));
+      axis->setTicker(QSharedPointer<GridTicker>::create());
     }
 
     m_maps[i] = new QCPColorMap(rect->axis(QCPAxis::atBottom), rect->axis(QCPAxis::atLeft));
@@ -150,6 +170,9 @@ DensityView::DensityView(SnapshotStore* store, QWidget* parent)
   m_hoverLabel = new QLabel(this);
   m_hoverLabel->setTextInteractionFlags(Qt::TextSelectableByMouse);
   m_hoverLabel->setText(tr("Hover a cell to read its probabilities."));
+  // On the read-out, not on the plot: a plot tooltip would cover the cells being hovered.
+  m_hoverLabel->setToolTip(tr("Target π(x) = R(x)/Z; learned p(x), exact, from the policy; "
+                              "their difference p − π. L1 = Σ_x |p(x) − π(x)|."));
 
   auto* main = new QVBoxLayout(this);
   main->setContentsMargins(4, 4, 4, 4);
@@ -394,6 +417,10 @@ void DensityView::updateHeatmaps()
   const int kx = description.grid.height;
   const int ky = description.grid.dim >= 2 ? description.grid.height : 1;
   const auto cells = static_cast<std::size_t>(kx) * static_cast<std::size_t>(ky);
+  for (QCPColorMap* map : m_maps) {
+    static_cast<GridTicker*>(map->keyAxis()->ticker().data())->setCells(kx);
+    static_cast<GridTicker*>(map->valueAxis()->ticker().data())->setCells(ky);
+  }
   const std::size_t states = static_cast<std::size_t>(description.stateCount());
 
   m_shown = m_store->latest(m_run);

@@ -32,6 +32,7 @@ public:
 
   void start();
   void stop();
+  bool isActive() const { return m_timer.isActive(); }
 
   Summary summary() const;
 

@@ -82,7 +82,9 @@ MainWindow::MainWindow(QWidget* parent)
   m_logDock = new QDockWidget(tr("Log"), this);
   m_logDock->setObjectName(QStringLiteral("logDock"));
   m_logDock->setWidget(m_log);
-  addDockWidget(Qt::LeftDockWidgetArea, m_logDock);
+  addDockWidget(Qt::BottomDockWidgetArea, m_logDock);
+  tabifyDockWidget(m_curvesDock, m_logDock);
+  m_curvesDock->raise();
 
   attachExportMenu(m_density->plot(), tr("densities"));
   for (QCustomPlot* plot : m_curves->plots()) {
@@ -104,7 +106,9 @@ MainWindow::MainWindow(QWidget* parent)
   connect(&m_statusTimer, &QTimer::timeout, this, &MainWindow::updateStatus);
   m_clock.start();
 
-  resize(1500, 950);
+  resize(1500, 940);
+  resizeDocks({m_panelDock}, {300}, Qt::Horizontal);
+  resizeDocks({m_curvesDock}, {440}, Qt::Vertical);
   restoreSettings();
 }
 
@@ -166,6 +170,9 @@ void MainWindow::buildStatusBar()
   m_progress->setMaximumWidth(260);
   m_progress->setTextVisible(true);
   m_progress->setFormat(QStringLiteral("%p%"));
+  for (QLabel* label : {m_stepLabel, m_rateLabel, m_etaLabel}) {
+    label->setContentsMargins(10, 0, 10, 0);
+  }
   m_stepLabel->setToolTip(tr("Optimiser steps per part, done and asked for"));
   m_rateLabel->setToolTip(tr("Optimiser steps per part per second, over the last seconds"));
   m_etaLabel->setToolTip(tr("Time left at the current speed"));
@@ -386,6 +393,7 @@ void MainWindow::onFinished(bool completed)
   statusBar()->showMessage(completed ? tr("Finished") : tr("Stopped"), 10000);
   m_stepLabel->setText(completed ? tr("finished") : tr("stopped at ") + m_stepLabel->text());
   m_etaLabel->clear();
+  m_rateLabel->clear();
   qCInfo(lcUi) << (completed ? "experiment finished" : "experiment stopped");
 
   if (m_experiment) {
@@ -424,7 +432,8 @@ void MainWindow::restoreSettings()
   QSettings s = settings();
   restoreGeometry(s.value(QStringLiteral("window/geometry")).toByteArray());
   restoreState(s.value(QStringLiteral("window/state")).toByteArray());
-  m_density->setLogScale(s.value(QStringLiteral("density/log"), false).toBool());
+  // Log by default: on the hard grid the background is 4 decades below the modes.
+  m_density->setLogScale(s.value(QStringLiteral("density/log"), true).toBool());
   if (s.contains(QStringLiteral("experiment/threads"))) {
     m_panel->setThreads(s.value(QStringLiteral("experiment/threads")).toInt());
   }

@@ -10,6 +10,7 @@
 #include <QCommandLineParser>
 #include <QDir>
 #include <QFileInfo>
+#include <QIcon>
 #include <QTimer>
 
 namespace {
@@ -47,6 +48,7 @@ int main(int argc, char** argv)
   QApplication::setApplicationName(QStringLiteral("gflowmix"));
   QApplication::setApplicationVersion(QStringLiteral(GFLOWMIX_VERSION));
   QApplication::setDesktopFileName(QStringLiteral("io.github.gflowmix.Gflowmix"));
+  QApplication::setWindowIcon(QIcon(QStringLiteral(":/icons/io.github.gflowmix.Gflowmix.svg")));
 
   // Created here, on the GUI thread, so that posts from workers are queued to it.
   gfm::ui::LogBus::instance();

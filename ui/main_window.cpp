@@ -60,7 +60,6 @@ MainWindow::MainWindow(QWidget* parent)
 {
   qRegisterMetaType<gfm::core::SnapshotPtr>();
   setWindowTitle(tr("gflowmix"));
-  setWindowIcon(QIcon(QStringLiteral(":/icons/io.github.gflowmix.Gflowmix.svg")));
   setDockOptions(QMainWindow::AnimatedDocks | QMainWindow::AllowTabbedDocks);
 
   m_density = new DensityView(&m_store, this);

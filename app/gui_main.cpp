@@ -20,8 +20,8 @@ QtMessageHandler previousHandler = nullptr;
 /** Copies every message (any category, any thread) to the log view, then to stderr. */
 void forwardMessage(QtMsgType type, const QMessageLogContext& context, const QString& message)
 {
-  const QString category = context.category ? QString::fromLatin1(context.category)
-                                            : QStringLiteral("default");
+  const QString category =
+    context.category ? QString::fromLatin1(context.category) : QStringLiteral("default");
   gfm::ui::LogBus::instance()->post(type, category, message);
   if (previousHandler) {
     previousHandler(type, context, message);

@@ -19,8 +19,11 @@
 namespace gfm::ui {
 namespace {
 
-QCustomPlot* makePlot(QWidget* parent, const QString& name, const QString& title,
-                      const QString& yLabel, const QString& definition)
+QCustomPlot* makePlot(QWidget* parent,
+                      const QString& name,
+                      const QString& title,
+                      const QString& yLabel,
+                      const QString& definition)
 {
   auto* plot = new QCustomPlot(parent);
   plot->setObjectName(name);
@@ -73,25 +76,39 @@ CurvesView::CurvesView(SnapshotStore* store, QWidget* parent)
   : QWidget(parent)
   , m_store(store)
 {
-  m_l1Plot = makePlot(this, QStringLiteral("l1"), tr("L1 distance to the target"),
+  m_l1Plot = makePlot(this,
+                      QStringLiteral("l1"),
+                      tr("L1 distance to the target"),
                       tr("L1"),
                       tr("L1 = Σ_x |p(x) − π(x)|, between the learned distribution p (exact, "
                          "from the policy) and the target π = R/Z: 0 = exact, 2 = disjoint. "
                          "Runs with several seeds: min–max band and one thin line per seed."));
-  m_logZPlot = makePlot(this, QStringLiteral("log-z"), tr("log Z"), tr("log Z"),
+  m_logZPlot = makePlot(this,
+                        QStringLiteral("log-z"),
+                        tr("log Z"),
+                        tr("log Z"),
                         tr("Learned log Z = log Σ_i Z_i (Z_i = exp of part i's learned "
                            "log Z_i) against the true log Z = log Σ_x R(x) (dashed)."));
-  m_partsPlot = makePlot(this, QStringLiteral("part-z"), tr("Per-part Z_i"), tr("Z_i"),
+  m_partsPlot = makePlot(this,
+                         QStringLiteral("part-z"),
+                         tr("Per-part Z_i"),
+                         tr("Z_i"),
                          tr("Each part's learned Z_i = exp(log Z_i) against its true mass "
                             "R(X_i) = Σ_{x ∈ X_i} R(x), on a log axis. Mixture weights are "
                             "w_i = Z_i / Σ_j Z_j."));
-  m_lossPlot = makePlot(this, QStringLiteral("loss"), tr("Trajectory-balance loss"),
+  m_lossPlot = makePlot(this,
+                        QStringLiteral("loss"),
+                        tr("Trajectory-balance loss"),
                         tr("loss"),
                         tr("Mean trajectory-balance loss (log Z + Σ log P_F − log R − "
                            "Σ log P_B)² over the last chunk, averaged over the parts."));
 
+  // Legends sit where the curves are not: L1 falls from the top left, log Z rises to the
+  // top right.
   m_l1Plot->legend->setVisible(true);
+  m_l1Plot->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignBottom | Qt::AlignLeft);
   m_logZPlot->legend->setVisible(true);
+  m_logZPlot->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignBottom | Qt::AlignRight);
   m_partsPlot->legend->setVisible(true);
   setLogAxis(m_lossPlot->yAxis);
   setLogAxis(m_partsPlot->yAxis);
@@ -126,7 +143,7 @@ CurvesView::CurvesView(SnapshotStore* store, QWidget* parent)
   applyScreenStyle(m_partsPlot);
 
   m_timeBox = new QComboBox(this);
-  m_timeBox->addItems({tr("Steps"), tr("Wall time (s)")});
+  m_timeBox->addItems({ tr("Steps"), tr("Wall time (s)") });
   m_timeBox->setToolTip(tr("Horizontal axis of the curves: optimiser steps per part, or "
                            "seconds since the experiment started"));
   m_partsRunBox = new QComboBox(this);
@@ -155,8 +172,8 @@ CurvesView::CurvesView(SnapshotStore* store, QWidget* parent)
   connect(m_timeBox, qOverload<int>(&QComboBox::currentIndexChanged), this, [this](int index) {
     setTimeAxis(index == 1 ? TimeAxis::WallSeconds : TimeAxis::Steps);
   });
-  connect(m_partsRunBox, qOverload<int>(&QComboBox::currentIndexChanged), this,
-          &CurvesView::setPartsRun);
+  connect(
+    m_partsRunBox, qOverload<int>(&QComboBox::currentIndexChanged), this, &CurvesView::setPartsRun);
   connect(m_store, &SnapshotStore::descriptionChanged, this, &CurvesView::rebuild);
   connect(m_store, &SnapshotStore::changed, this, &CurvesView::refresh);
 
@@ -165,34 +182,32 @@ CurvesView::CurvesView(SnapshotStore* store, QWidget* parent)
 
 std::vector<QCustomPlot*> CurvesView::plots() const
 {
-  return {m_l1Plot, m_logZPlot, m_partsPlot, m_lossPlot};
+  return { m_l1Plot, m_logZPlot, m_partsPlot, m_lossPlot };
 }
 
 QCPGraph* CurvesView::l1Graph(int run) const
 {
   return run >= 0 && run < static_cast<int>(m_l1.size()) ? m_l1[static_cast<std::size_t>(run)]
-                                                          : nullptr;
+                                                         : nullptr;
 }
 
 QCPGraph* CurvesView::logZGraph(int run) const
 {
-  return run >= 0 && run < static_cast<int>(m_logZ.size())
-           ? m_logZ[static_cast<std::size_t>(run)]
-           : nullptr;
+  return run >= 0 && run < static_cast<int>(m_logZ.size()) ? m_logZ[static_cast<std::size_t>(run)]
+                                                           : nullptr;
 }
 
 QCPGraph* CurvesView::lossGraph(int run) const
 {
-  return run >= 0 && run < static_cast<int>(m_loss.size())
-           ? m_loss[static_cast<std::size_t>(run)]
-           : nullptr;
+  return run >= 0 && run < static_cast<int>(m_loss.size()) ? m_loss[static_cast<std::size_t>(run)]
+                                                           : nullptr;
 }
 
 std::pair<QCPGraph*, QCPGraph*> CurvesView::band(int group) const
 {
   return group >= 0 && group < static_cast<int>(m_bands.size())
            ? m_bands[static_cast<std::size_t>(group)]
-           : std::pair<QCPGraph*, QCPGraph*>{nullptr, nullptr};
+           : std::pair<QCPGraph*, QCPGraph*>{ nullptr, nullptr };
 }
 
 void CurvesView::setTimeAxis(TimeAxis axis)
@@ -203,7 +218,7 @@ void CurvesView::setTimeAxis(TimeAxis axis)
     m_timeBox->setCurrentIndex(axis == TimeAxis::WallSeconds ? 1 : 0);
   }
   const QString label = axis == TimeAxis::WallSeconds ? tr("wall time (s)") : tr("step");
-  for (QCustomPlot* plot : {m_l1Plot, m_logZPlot, m_lossPlot}) {
+  for (QCustomPlot* plot : { m_l1Plot, m_logZPlot, m_lossPlot }) {
     plot->xAxis->setLabel(label);
   }
   refresh();
@@ -222,7 +237,7 @@ void CurvesView::setPartsRun(int run)
 
 void CurvesView::rebuild()
 {
-  for (QCustomPlot* plot : {m_l1Plot, m_logZPlot, m_lossPlot}) {
+  for (QCustomPlot* plot : { m_l1Plot, m_logZPlot, m_lossPlot }) {
     for (int i = plot->graphCount() - 1; i >= 0; --i) {
       if (plot->graph(i) != m_trueLogZ) {
         plot->removeGraph(i);
@@ -248,9 +263,8 @@ void CurvesView::rebuild()
     QCPGraph* lower = m_l1Plot->addGraph();
     QCPGraph* upper = m_l1Plot->addGraph();
     lower->setName(tr("%1 (min)").arg(groups[g]));
-    upper->setName(tr("%1 (%2 seeds, min–max)")
-                     .arg(groups[g])
-                     .arg(description.seedsInGroup(groups[g])));
+    upper->setName(
+      tr("%1 (%2 seeds, min–max)").arg(groups[g]).arg(description.seedsInGroup(groups[g])));
     lower->setPen(Qt::NoPen);
     upper->setPen(Qt::NoPen);
     upper->setBrush(fill);
@@ -270,7 +284,7 @@ void CurvesView::rebuild()
       pen.setColor(color);
     }
 
-    for (QCustomPlot* plot : {m_l1Plot, m_logZPlot, m_lossPlot}) {
+    for (QCustomPlot* plot : { m_l1Plot, m_logZPlot, m_lossPlot }) {
       QCPGraph* graph = plot->addGraph();
       graph->setName(seeded ? run.group : run.name);
       graph->setPen(pen);
@@ -346,12 +360,12 @@ void CurvesView::refresh()
     lastKey = std::max(lastKey, static_cast<double>(description.stepsPerPart));
   }
   if (std::isfinite(trueLogZ)) {
-    m_trueLogZ->setData({0.0, lastKey}, {trueLogZ, trueLogZ}, true);
+    m_trueLogZ->setData({ 0.0, lastKey }, { trueLogZ, trueLogZ }, true);
   } else {
     m_trueLogZ->data()->clear();
   }
 
-  for (QCustomPlot* plot : {m_l1Plot, m_logZPlot, m_lossPlot}) {
+  for (QCustomPlot* plot : { m_l1Plot, m_logZPlot, m_lossPlot }) {
     plot->xAxis->setRange(0.0, lastKey);
   }
   m_l1Plot->yAxis->setRange(0.0, std::clamp(maxL1 * 1.08, 0.1, 2.0));
@@ -443,7 +457,7 @@ void CurvesView::updateParts()
 
   double low = std::numeric_limits<double>::infinity();
   double high = 0.0;
-  for (const QVector<double>* values : {&learned, &truth}) {
+  for (const QVector<double>* values : { &learned, &truth }) {
     for (double v : *values) {
       if (std::isfinite(v) && v > 0.0) {
         low = std::min(low, v);
@@ -451,10 +465,9 @@ void CurvesView::updateParts()
       }
     }
   }
-  const QCPRange range = high > 0.0
-                           ? QCPRange(std::pow(10.0, std::floor(std::log10(low)) - 1.0),
-                                      std::pow(10.0, std::ceil(std::log10(high) + 1e-9)))
-                           : QCPRange(1e-2, 1e3);
+  const QCPRange range = high > 0.0 ? QCPRange(std::pow(10.0, std::floor(std::log10(low)) - 1.0),
+                                               std::pow(10.0, std::ceil(std::log10(high) + 1e-9)))
+                                    : QCPRange(1e-2, 1e3);
   m_partsPlot->yAxis->setRange(range);
   // A bar rises from its base value, which must be positive on a log axis.
   m_learnedBars->setBaseValue(range.lower);

@@ -1,8 +1,8 @@
 #include "ui/density_view.h"
 
+#include "ui/logging.h"
 #include "ui/plot_style.h"
 #include "ui/snapshot_store.h"
-#include "ui/logging.h"
 
 #include <QCheckBox>
 #include <QComboBox>
@@ -34,7 +34,8 @@ protected:
   QVector<double> createTickVector(double tickStep, const QCPRange& range) override
   {
     QVector<double> ticks = QCPAxisTicker::createTickVector(std::max(1.0, tickStep), range);
-    ticks.erase(std::remove_if(ticks.begin(), ticks.end(),
+    ticks.erase(std::remove_if(ticks.begin(),
+                               ticks.end(),
                                [this](double t) { return t < -1e-9 || t > m_cells - 1 + 1e-9; }),
                 ticks.end());
     return ticks;
@@ -62,14 +63,14 @@ DensityView::DensityView(SnapshotStore* store, QWidget* parent)
   m_partBox->setToolTip(tr("The whole mixture p = Σ_i w_i p_i, or one part p_i against π "
                            "restricted to X_i and renormalised"));
   m_scaleBox = new QComboBox(this);
-  m_scaleBox->addItems({tr("Linear"), tr("Log")});
+  m_scaleBox->addItems({ tr("Linear"), tr("Log") });
   m_scaleBox->setToolTip(tr("Colour scale shared by target and learned density"));
   m_overlayBox = new QCheckBox(tr("Part boundaries"), this);
   m_overlayBox->setChecked(true);
   m_overlayBox->setToolTip(tr("Draw the boundaries between the parts X_i of the run's "
                               "partition"));
   m_projectionBox = new QComboBox(this);
-  m_projectionBox->addItems({tr("Slice"), tr("Marginal")});
+  m_projectionBox->addItems({ tr("Slice"), tr("Marginal") });
   m_projectionBox->setToolTip(tr("D ≥ 3: show the (x₀, x₁) slice at fixed x₂… or the "
                                  "(x₀, x₁) marginal summed over x₂…"));
   m_sliceSlider = new QSlider(Qt::Horizontal, this);
@@ -100,13 +101,11 @@ DensityView::DensityView(SnapshotStore* store, QWidget* parent)
   m_plot->plotLayout()->clear();
 
   auto* margins = new QCPMarginGroup(m_plot);
-  const std::array<QString, 3> titles = {tr("Target π"), tr("Learned p"),
-                                         tr("Difference p − π")};
-  const std::array<int, 3> columns = {0, 1, 3};
+  const std::array<QString, 3> titles = { tr("Target π"), tr("Learned p"), tr("Difference p − π") };
+  const std::array<int, 3> columns = { 0, 1, 3 };
   for (int i = 0; i < 3; ++i) {
     auto* rect = new QCPAxisRect(m_plot);
-    m_plot->plotLayout()->addElement(0, columns[i],
-                                     new QCPTextElement(m_plot, titles[i]));
+    m_plot->plotLayout()->addElement(0, columns[i], new QCPTextElement(m_plot, titles[i]));
     m_plot->plotLayout()->addElement(1, columns[i], rect);
     rect->setMarginGroup(QCP::msTop | QCP::msBottom, margins);
     rect->axis(QCPAxis::atBottom)->setLabel(QStringLiteral("x₀"));
@@ -146,8 +145,8 @@ DensityView::DensityView(SnapshotStore* store, QWidget* parent)
 
   // Boundaries live on their own buffered layer above the heat maps: toggling them redraws
   // that layer only.
-  m_plot->addLayer(QStringLiteral("partition"), m_plot->layer(QStringLiteral("main")),
-                   QCustomPlot::limAbove);
+  m_plot->addLayer(
+    QStringLiteral("partition"), m_plot->layer(QStringLiteral("main")), QCustomPlot::limAbove);
   m_overlayLayer = m_plot->layer(QStringLiteral("partition"));
   m_overlayLayer->setMode(QCPLayer::lmBuffered);
   for (int i = 0; i < 3; ++i) {
@@ -180,17 +179,18 @@ DensityView::DensityView(SnapshotStore* store, QWidget* parent)
   main->addWidget(m_plot, 1);
   main->addWidget(m_hoverLabel);
 
-  connect(m_runBox, qOverload<int>(&QComboBox::currentIndexChanged), this,
-          &DensityView::setRun);
-  connect(m_partBox, qOverload<int>(&QComboBox::currentIndexChanged), this,
-          [this](int index) { setPart(index - 1); });
-  connect(m_scaleBox, qOverload<int>(&QComboBox::currentIndexChanged), this,
-          [this](int index) { setLogScale(index == 1); });
+  connect(m_runBox, qOverload<int>(&QComboBox::currentIndexChanged), this, &DensityView::setRun);
+  connect(m_partBox, qOverload<int>(&QComboBox::currentIndexChanged), this, [this](int index) {
+    setPart(index - 1);
+  });
+  connect(m_scaleBox, qOverload<int>(&QComboBox::currentIndexChanged), this, [this](int index) {
+    setLogScale(index == 1);
+  });
   connect(m_overlayBox, &QCheckBox::toggled, this, &DensityView::setOverlayVisible);
-  connect(m_projectionBox, qOverload<int>(&QComboBox::currentIndexChanged), this,
-          [this](int index) {
-            setProjection(index == 1 ? Projection::Marginal : Projection::Slice);
-          });
+  connect(
+    m_projectionBox, qOverload<int>(&QComboBox::currentIndexChanged), this, [this](int index) {
+      setProjection(index == 1 ? Projection::Marginal : Projection::Slice);
+    });
   connect(m_sliceSlider, &QSlider::valueChanged, this, &DensityView::setSlice);
   connect(m_store, &SnapshotStore::descriptionChanged, this, &DensityView::rebuildSelectors);
   connect(m_store, &SnapshotStore::changed, this, &DensityView::refresh);
@@ -210,8 +210,7 @@ void DensityView::rebuildSelectors()
   const QSignalBlocker blockSlice(m_sliceSlider);
   m_runBox->clear();
   for (const RunDescription& run : description.runs) {
-    m_runBox->addItem(run.parts > 1 ? tr("%1 (%2 parts)").arg(run.name).arg(run.parts)
-                                    : run.name);
+    m_runBox->addItem(run.parts > 1 ? tr("%1 (%2 parts)").arg(run.name).arg(run.parts) : run.name);
   }
   m_run = description.runs.empty() ? -1 : 0;
   m_runBox->setCurrentIndex(m_run);
@@ -361,9 +360,12 @@ std::vector<double> DensityView::targetForView() const
   return target;
 }
 
-template <typename T>
-static std::vector<double> projectDensity(const T* values, int dim, int height,
-                                          DensityView::Projection projection, int slice)
+template<typename T>
+static std::vector<double> projectDensity(const T* values,
+                                          int dim,
+                                          int height,
+                                          DensityView::Projection projection,
+                                          int slice)
 {
   const int kx = height;
   const int ky = dim >= 2 ? height : 1;
@@ -425,8 +427,7 @@ void DensityView::updateHeatmaps()
 
   m_shown = m_store->latest(m_run);
   const std::vector<double> target = targetForView();
-  m_target2d = target.size() == states ? project(target.data())
-                                       : std::vector<double>(cells, 0.0);
+  m_target2d = target.size() == states ? project(target.data()) : std::vector<double>(cells, 0.0);
   m_learned2d.assign(cells, std::numeric_limits<double>::quiet_NaN());
   if (m_shown) {
     const std::vector<float>* learned = &m_shown->density;
@@ -453,10 +454,9 @@ void DensityView::updateHeatmaps()
 
   auto* learnedTitle = qobject_cast<QCPTextElement*>(m_plot->plotLayout()->element(0, 1));
   if (learnedTitle) {
-    learnedTitle->setText(m_shown ? tr("Learned p — step %1, L1 = %2")
-                                      .arg(m_shown->step)
-                                      .arg(m_shown->l1, 0, 'f', 3)
-                                  : tr("Learned p — waiting for the first evaluation"));
+    learnedTitle->setText(
+      m_shown ? tr("Learned p — step %1, L1 = %2").arg(m_shown->step).arg(m_shown->l1, 0, 'f', 3)
+              : tr("Learned p — waiting for the first evaluation"));
   }
   ++m_heatmapUpdates;
   updateScales();
@@ -468,7 +468,7 @@ void DensityView::updateScales()
   double lowestPositive = std::numeric_limits<double>::infinity();
   double spread = 0.0;
   for (std::size_t i = 0; i < m_target2d.size(); ++i) {
-    for (double v : {m_target2d[i], m_learned2d[i]}) {
+    for (double v : { m_target2d[i], m_learned2d[i] }) {
       if (std::isfinite(v)) {
         top = std::max(top, v);
         if (v > 0.0) {
@@ -485,13 +485,16 @@ void DensityView::updateScales()
 
   QCPAxis* axis = m_scale->axis();
   if (m_logScale) {
-    const double bottom = std::max(top * std::pow(10.0, -kLogDecades),
-                                   std::min(lowestPositive, top / 10.0));
+    const double bottom =
+      std::max(top * std::pow(10.0, -kLogDecades), std::min(lowestPositive, top / 10.0));
     m_scale->setDataScaleType(QCPAxis::stLogarithmic);
     m_scale->setDataRange(QCPRange(bottom, top));
     axis->setTicker(QSharedPointer<QCPAxisTickerLog>::create());
-    axis->setNumberFormat(QStringLiteral("eb"));
-    axis->setNumberPrecision(0);
+    // Powers of ten read best over several decades; within one or two, the log ticker puts
+    // ticks between the powers, which "eb" with no digits would print alike.
+    const bool decades = top / bottom >= 100.0;
+    axis->setNumberFormat(decades ? QStringLiteral("eb") : QStringLiteral("g"));
+    axis->setNumberPrecision(decades ? 0 : 2);
   } else {
     m_scale->setDataScaleType(QCPAxis::stLinear);
     m_scale->setDataRange(QCPRange(0.0, top));
@@ -589,16 +592,17 @@ QString DensityView::cellReadout(int x0, int x1) const
   }
 
   const std::size_t i = static_cast<std::size_t>(x0) * ky + x1;
-  QString cell = description.grid.dim >= 2 ? tr("cell (%1, %2)").arg(x0).arg(x1)
-                                           : tr("cell %1").arg(x0);
+  QString cell =
+    description.grid.dim >= 2 ? tr("cell (%1, %2)").arg(x0).arg(x1) : tr("cell %1").arg(x0);
   if (description.grid.dim >= 3) {
-    cell += m_projection == Projection::Slice ? tr(", x₂… = %1").arg(m_slice)
-                                              : tr(", summed over x₂…");
+    cell +=
+      m_projection == Projection::Slice ? tr(", x₂… = %1").arg(m_slice) : tr(", summed over x₂…");
   }
-  QString text = tr("%1 · target π = %2 · learned p = %3")
-                   .arg(cell, formatProbability(m_target2d[i]),
-                        std::isfinite(m_learned2d[i]) ? formatProbability(m_learned2d[i])
-                                                      : tr("—"));
+  QString text =
+    tr("%1 · target π = %2 · learned p = %3")
+      .arg(cell,
+           formatProbability(m_target2d[i]),
+           std::isfinite(m_learned2d[i]) ? formatProbability(m_learned2d[i]) : tr("—"));
 
   const RunDescription* run =
     m_run >= 0 ? &description.runs[static_cast<std::size_t>(m_run)] : nullptr;
@@ -641,8 +645,8 @@ QString DensityView::csv() const
   const int ky = grid.dim >= 2 ? grid.height : 1;
   for (std::size_t i = 0; i < m_target2d.size(); ++i) {
     out << static_cast<int>(i) / ky << ',' << static_cast<int>(i) % ky << ','
-        << QString::number(m_target2d[i], 'g', 9) << ','
-        << QString::number(m_learned2d[i], 'g', 9) << '\n';
+        << QString::number(m_target2d[i], 'g', 9) << ',' << QString::number(m_learned2d[i], 'g', 9)
+        << '\n';
   }
   return text;
 }

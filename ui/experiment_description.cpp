@@ -33,8 +33,8 @@ int ExperimentDescription::groupIndex(const QString& group) const
 
 int ExperimentDescription::seedsInGroup(const QString& group) const
 {
-  return static_cast<int>(std::count_if(runs.begin(), runs.end(),
-                                        [&](const RunDescription& r) { return r.group == group; }));
+  return static_cast<int>(std::count_if(
+    runs.begin(), runs.end(), [&](const RunDescription& r) { return r.group == group; }));
 }
 
 } // namespace gfm::ui

@@ -35,17 +35,19 @@ struct FieldSpec
   const char* help;
 };
 
-const std::array<FieldSpec, 8> kFields = {{
-  {"env.dim", "Dimensions D", true, "Number of coordinates of the hypergrid, D"},
-  {"env.height", "Height H", true, "Cells per coordinate; the grid has H^D states"},
-  {"env.r0", "Reward R0", false, "Background reward: 0.1 is the easy grid, 1e-4 the hard one"},
-  {"training.steps", "Steps", true, "Optimiser steps of every part"},
-  {"training.batch", "Batch", true, "Trajectories per optimiser step"},
-  {"training.lr", "Learning rate", false, "Adam learning rate of the policy networks"},
-  {"training.off_policy_ratio", "Off-policy share", false,
-   "Share of each mixture part's batch sampled backward from known in-part states, in [0, 1]"},
-  {"eval.every", "Evaluate every", true, "Steps between exact evaluations (snapshots)"},
-}};
+const std::array<FieldSpec, 8> kFields = { {
+  { "env.dim", "Dimensions D", true, "Number of coordinates of the hypergrid, D" },
+  { "env.height", "Height H", true, "Cells per coordinate; the grid has H^D states" },
+  { "env.r0", "Reward R0", false, "Background reward: 0.1 is the easy grid, 1e-4 the hard one" },
+  { "training.steps", "Steps", true, "Optimiser steps of every part" },
+  { "training.batch", "Batch", true, "Trajectories per optimiser step" },
+  { "training.lr", "Learning rate", false, "Adam learning rate of the policy networks" },
+  { "training.off_policy_ratio",
+    "Off-policy share",
+    false,
+    "Share of each mixture part's batch sampled backward from known in-part states, in [0, 1]" },
+  { "eval.every", "Evaluate every", true, "Steps between exact evaluations (snapshots)" },
+} };
 
 QJsonValue valueAt(const QJsonObject& object, const QString& dotted)
 {
@@ -88,7 +90,7 @@ ExperimentPanel::ExperimentPanel(QWidget* parent)
   m_configBox->setToolTip(tr("Configs shipped with gflowmix (resources/experiments)"));
   for (const QString& dir : configDirectories()) {
     const QFileInfoList files =
-      QDir(dir).entryInfoList({QStringLiteral("*.json")}, QDir::Files, QDir::Name);
+      QDir(dir).entryInfoList({ QStringLiteral("*.json") }, QDir::Files, QDir::Name);
     for (const QFileInfo& file : files) {
       m_configBox->addItem(file.completeBaseName(), file.absoluteFilePath());
     }
@@ -161,8 +163,7 @@ ExperimentPanel::ExperimentPanel(QWidget* parent)
   layout->addStretch(1);
 
   connect(open, &QPushButton::clicked, this, &ExperimentPanel::openFile);
-  connect(m_configBox, qOverload<int>(&QComboBox::activated), this,
-          &ExperimentPanel::pickShipped);
+  connect(m_configBox, qOverload<int>(&QComboBox::activated), this, &ExperimentPanel::pickShipped);
   connect(m_start, &QPushButton::clicked, this, &ExperimentPanel::startRequested);
   connect(m_stop, &QPushButton::clicked, this, &ExperimentPanel::stopRequested);
   connect(m_pause, &QPushButton::clicked, this, [this] {
@@ -277,8 +278,7 @@ std::optional<core::ExperimentSpec> ExperimentPanel::validatedSpec() const
     return std::nullopt;
   }
   QString error;
-  std::optional<core::ExperimentSpec> spec =
-    core::parseExperiment(editedConfig(), m_path, &error);
+  std::optional<core::ExperimentSpec> spec = core::parseExperiment(editedConfig(), m_path, &error);
   return spec;
 }
 
@@ -334,7 +334,8 @@ void ExperimentPanel::revalidate()
     if (!ok && !culprit) {
       culprit = edit;
       error = tr("%1: “%2” is not %3")
-                .arg(QString::fromLatin1(spec.key), text,
+                .arg(QString::fromLatin1(spec.key),
+                     text,
                      spec.integer ? tr("an integer") : tr("a number"));
     }
   }
@@ -344,9 +345,9 @@ void ExperimentPanel::revalidate()
   } else if (!culprit) {
     core::parseExperiment(editedConfig(), QFileInfo(m_path).fileName(), &error);
     for (const auto& [key, edit] : m_fields) {
-      const bool named = !error.isEmpty() &&
-                         error.contains(QRegularExpression(
-                           QStringLiteral("\\b%1\\b").arg(QRegularExpression::escape(key))));
+      const bool named =
+        !error.isEmpty() && error.contains(QRegularExpression(
+                              QStringLiteral("\\b%1\\b").arg(QRegularExpression::escape(key))));
       markInvalid(edit, named);
     }
   }
@@ -377,8 +378,8 @@ void ExperimentPanel::setState(State state)
 void ExperimentPanel::openFile()
 {
   const QString start = m_path.isEmpty() ? QDir::homePath() : QFileInfo(m_path).absolutePath();
-  const QString path = QFileDialog::getOpenFileName(this, tr("Open experiment config"), start,
-                                                    tr("Experiment configs (*.json)"));
+  const QString path = QFileDialog::getOpenFileName(
+    this, tr("Open experiment config"), start, tr("Experiment configs (*.json)"));
   if (path.isEmpty()) {
     return;
   }

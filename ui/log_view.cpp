@@ -68,12 +68,15 @@ LogView::LogView(QWidget* parent)
   m_text->setFont(mono);
 
   m_category = new QComboBox(this);
-  m_category->addItems({tr("All categories"), QStringLiteral("gfm.core"),
-                        QStringLiteral("gfm.train"), QStringLiteral("gfm.session"),
-                        QStringLiteral("gfm.ui"), QStringLiteral("gfm.cli")});
+  m_category->addItems({ tr("All categories"),
+                         QStringLiteral("gfm.core"),
+                         QStringLiteral("gfm.train"),
+                         QStringLiteral("gfm.session"),
+                         QStringLiteral("gfm.ui"),
+                         QStringLiteral("gfm.cli") });
   m_category->setToolTip(tr("Show only new messages of one logging category"));
   m_level = new QComboBox(this);
-  m_level->addItems({tr("Debug and above"), tr("Info and above"), tr("Warnings and errors")});
+  m_level->addItems({ tr("Debug and above"), tr("Info and above"), tr("Warnings and errors") });
   m_level->setCurrentIndex(1);
   m_level->setToolTip(tr("Lowest severity of the new messages shown"));
   auto* clear = new QPushButton(tr("Clear"), this);
@@ -112,8 +115,8 @@ void LogView::append(int type, const QString& category, const QString& message)
     return;
   }
   const QString time = QTime::currentTime().toString(QStringLiteral("HH:mm:ss.zzz"));
-  m_text->appendPlainText(QStringLiteral("%1 %2 %3: %4")
-                            .arg(time, levelName(type).leftJustified(8), category, message));
+  m_text->appendPlainText(
+    QStringLiteral("%1 %2 %3: %4").arg(time, levelName(type).leftJustified(8), category, message));
 }
 
 } // namespace gfm::ui

@@ -106,8 +106,8 @@ MainWindow::MainWindow(QWidget* parent)
   m_clock.start();
 
   resize(1500, 940);
-  resizeDocks({m_panelDock}, {300}, Qt::Horizontal);
-  resizeDocks({m_curvesDock}, {440}, Qt::Vertical);
+  resizeDocks({ m_panelDock }, { 300 }, Qt::Horizontal);
+  resizeDocks({ m_curvesDock }, { 440 }, Qt::Vertical);
   restoreSettings();
 }
 
@@ -129,15 +129,29 @@ void MainWindow::buildMenus()
 {
   QMenu* file = menuBar()->addMenu(tr("&File"));
   QAction* open = file->addAction(tr("&Open…"), this, [this] {
-    const QString path = QFileDialog::getOpenFileName(
-      this, tr("Open a config or a session"), QString(),
-      tr("Configs and sessions (*.json *.gflowmix);;All files (*)"));
+    const QString path =
+      QFileDialog::getOpenFileName(this,
+                                   tr("Open a config or a session"),
+                                   QString(),
+                                   tr("Configs and sessions (*.json *.gflowmix);;All files (*)"));
     QString error;
     if (!path.isEmpty() && !openFile(path, &error)) {
       QMessageBox::warning(this, tr("Cannot open"), error);
     }
   });
   open->setShortcut(QKeySequence::Open);
+  QMenu* exportMenu = file->addMenu(tr("&Export figure"));
+  std::vector<std::pair<QCustomPlot*, QString>> figures = {
+    { m_density->plot(), tr("Densities") }, { m_curves->l1Plot(), tr("L1 distance") },
+    { m_curves->logZPlot(), tr("log Z") },  { m_curves->partsPlot(), tr("Per-part Z_i") },
+    { m_curves->lossPlot(), tr("Loss") }
+  };
+  for (const auto& [plot, label] : figures) {
+    QCustomPlot* target = plot;
+    exportMenu->addAction(label + tr("…"), this, [this, target] {
+      exportPlotInteractive(target, target->objectName());
+    });
+  }
   file->addAction(tr("Export &paper figures…"), this, &MainWindow::exportPaperFigures);
   file->addSeparator();
   QAction* quit = file->addAction(tr("&Quit"), this, &QWidget::close);
@@ -150,7 +164,8 @@ void MainWindow::buildMenus()
 
   QMenu* help = menuBar()->addMenu(tr("&Help"));
   help->addAction(tr("&About gflowmix"), this, [this] {
-    QMessageBox::about(this, tr("About gflowmix"),
+    QMessageBox::about(this,
+                       tr("About gflowmix"),
                        tr("<b>gflowmix %1</b><p>Train a mixture of GFlowNets on disjoint "
                           "parts of the state space and watch it learn.</p>"
                           "<p>Licence: GPL-3.0-or-later.</p>")
@@ -169,7 +184,7 @@ void MainWindow::buildStatusBar()
   m_progress->setMaximumWidth(260);
   m_progress->setTextVisible(true);
   m_progress->setFormat(QStringLiteral("%p%"));
-  for (QLabel* label : {m_stepLabel, m_rateLabel, m_etaLabel}) {
+  for (QLabel* label : { m_stepLabel, m_rateLabel, m_etaLabel }) {
     label->setContentsMargins(10, 0, 10, 0);
   }
   m_stepLabel->setToolTip(tr("Optimiser steps per part, done and asked for"));
@@ -186,14 +201,13 @@ void MainWindow::attachExportMenu(QCustomPlot* plot, const QString& title)
   plot->setContextMenuPolicy(Qt::CustomContextMenu);
   connect(plot, &QWidget::customContextMenuRequested, this, [this, plot, title](QPoint pos) {
     QMenu menu(this);
-    menu.addAction(tr("Export figure…"), this,
-                   [this, plot, title] { exportPlotInteractive(plot, title); });
+    menu.addAction(
+      tr("Export figure…"), this, [this, plot, title] { exportPlotInteractive(plot, title); });
     menu.addAction(tr("Export data as CSV…"), this, [this, plot, title] {
-      const QString path = QFileDialog::getSaveFileName(this, tr("Export data"), title + ".csv",
-                                                        tr("CSV (*.csv)"));
+      const QString path =
+        QFileDialog::getSaveFileName(this, tr("Export data"), title + ".csv", tr("CSV (*.csv)"));
       QString error;
-      if (!path.isEmpty() && !PlotExporter::writeText(path, PlotExporter::plotCsv(plot),
-                                                      &error)) {
+      if (!path.isEmpty() && !PlotExporter::writeText(path, PlotExporter::plotCsv(plot), &error)) {
         QMessageBox::warning(this, tr("Export failed"), error);
       }
     });
@@ -204,7 +218,9 @@ void MainWindow::attachExportMenu(QCustomPlot* plot, const QString& title)
 void MainWindow::exportPlotInteractive(QCustomPlot* plot, const QString& title)
 {
   const QString path = QFileDialog::getSaveFileName(
-    this, tr("Export figure"), title + ".png",
+    this,
+    tr("Export figure"),
+    title + ".png",
     tr("PNG image (*.png);;PDF document (*.pdf);;SVG drawing (*.svg)"));
   if (path.isEmpty()) {
     return;
@@ -227,20 +243,20 @@ bool MainWindow::exportFigures(const QString& folder, QString* error)
   }
 
   const QDir dir(folder);
-  std::vector<std::pair<QCustomPlot*, QString>> figures = {{m_density->plot(),
-                                                            QStringLiteral("densities")}};
+  std::vector<std::pair<QCustomPlot*, QString>> figures = { { m_density->plot(),
+                                                              QStringLiteral("densities") } };
   for (QCustomPlot* plot : m_curves->plots()) {
     figures.emplace_back(plot, plot->objectName());
   }
   for (const auto& [plot, name] : figures) {
-    for (const char* suffix : {"png", "pdf", "svg"}) {
+    for (const char* suffix : { "png", "pdf", "svg" }) {
       const QString path = dir.filePath(QStringLiteral("%1.%2").arg(name, suffix));
       if (!PlotExporter::exportPlot(plot, path, PlotExporter::kFigureSize, error)) {
         return false;
       }
     }
-    if (!PlotExporter::writeText(dir.filePath(name + QStringLiteral(".csv")),
-                                 PlotExporter::plotCsv(plot), error)) {
+    if (!PlotExporter::writeText(
+          dir.filePath(name + QStringLiteral(".csv")), PlotExporter::plotCsv(plot), error)) {
       return false;
     }
   }
@@ -297,14 +313,17 @@ bool MainWindow::startExperiment()
   m_experiment = experiment;
 
   // Every signal below is emitted on a worker thread and queued to this (GUI) thread.
-  connect(experiment, &core::Experiment::snapshotReady, &m_store, &SnapshotStore::addSnapshot,
+  connect(experiment,
+          &core::Experiment::snapshotReady,
+          &m_store,
+          &SnapshotStore::addSnapshot,
           Qt::QueuedConnection);
-  connect(experiment, &core::Experiment::progressed, this, &MainWindow::onProgress,
-          Qt::QueuedConnection);
-  connect(experiment, &core::Experiment::finished, this, &MainWindow::onFinished,
-          Qt::QueuedConnection);
-  connect(experiment, &core::Experiment::errorOccurred, this, &MainWindow::onError,
-          Qt::QueuedConnection);
+  connect(
+    experiment, &core::Experiment::progressed, this, &MainWindow::onProgress, Qt::QueuedConnection);
+  connect(
+    experiment, &core::Experiment::finished, this, &MainWindow::onFinished, Qt::QueuedConnection);
+  connect(
+    experiment, &core::Experiment::errorOccurred, this, &MainWindow::onError, Qt::QueuedConnection);
 
   m_store.reset(ExperimentDescription::fromExperiment(*experiment));
   m_done = 0;
@@ -316,8 +335,8 @@ bool MainWindow::startExperiment()
   m_panel->setState(ExperimentPanel::State::Running);
   m_statusTimer.start();
 
-  qCInfo(lcUi).noquote() << "starting" << spec->name << "with" << m_panel->threads()
-                         << "threads," << m_store.description().runs.size() << "runs";
+  qCInfo(lcUi).noquote() << "starting" << spec->name << "with" << m_panel->threads() << "threads,"
+                         << m_store.description().runs.size() << "runs";
   experiment->start();
   updateStatus();
   return true;
@@ -370,16 +389,13 @@ void MainWindow::updateStatus()
 
   const std::int64_t perPart = m_store.description().stepsPerPart;
   const double share = m_total > 0 ? static_cast<double>(m_done) / m_total : 0.0;
-  const double partsPerStep = m_total > 0 && perPart > 0
-                                ? static_cast<double>(m_total) / perPart
-                                : 1.0;
-  m_stepLabel->setText(tr("step %1 / %2")
-                         .arg(static_cast<qint64>(share * perPart + 0.5))
-                         .arg(perPart));
+  const double partsPerStep =
+    m_total > 0 && perPart > 0 ? static_cast<double>(m_total) / perPart : 1.0;
+  m_stepLabel->setText(
+    tr("step %1 / %2").arg(static_cast<qint64>(share * perPart + 0.5)).arg(perPart));
   m_rateLabel->setText(tr("%1 steps/s").arg(m_rate / partsPerStep, 0, 'f', 1));
-  m_etaLabel->setText(
-    tr("ETA %1").arg(m_rate > 0.0 ? formatDuration((m_total - m_done) / m_rate)
-                                  : QStringLiteral("—")));
+  m_etaLabel->setText(tr("ETA %1").arg(m_rate > 0.0 ? formatDuration((m_total - m_done) / m_rate)
+                                                    : QStringLiteral("—")));
   m_progress->setValue(static_cast<int>(share * 1000.0 + 0.5));
 }
 

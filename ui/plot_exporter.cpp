@@ -1,7 +1,7 @@
 #include "ui/plot_exporter.h"
 
-#include "ui/plot_style.h"
 #include "ui/logging.h"
+#include "ui/plot_style.h"
 
 #include <QFile>
 #include <QFileInfo>
@@ -95,8 +95,12 @@ bool PlotExporter::exportPlot(QCustomPlot* plot, const QString& path, QSize size
   if (suffix == QLatin1String("png")) {
     ok = plot->savePng(path, size.width(), size.height(), 1.0);
   } else if (suffix == QLatin1String("pdf")) {
-    ok = plot->savePdf(path, size.width(), size.height(), QCP::epNoCosmetic,
-                       QStringLiteral("gflowmix"), plot->objectName());
+    ok = plot->savePdf(path,
+                       size.width(),
+                       size.height(),
+                       QCP::epNoCosmetic,
+                       QStringLiteral("gflowmix"),
+                       plot->objectName());
   } else {
     ok = exportSvg(plot, path, size);
   }

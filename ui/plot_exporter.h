@@ -19,10 +19,12 @@ class PlotExporter
 {
 public:
   /** @brief Size of an exported figure in pixels (PNG) or points (PDF, SVG). */
-  static constexpr QSize kFigureSize{900, 600};
+  static constexpr QSize kFigureSize{ 900, 600 };
 
   /** @brief Writes `plot` to `path` (.png, .pdf or .svg); false with `error` on failure. */
-  static bool exportPlot(QCustomPlot* plot, const QString& path, QSize size = kFigureSize,
+  static bool exportPlot(QCustomPlot* plot,
+                         const QString& path,
+                         QSize size = kFigureSize,
                          QString* error = nullptr);
 
   /**

@@ -8,9 +8,9 @@ QCPColorGradient sequentialGradient()
 {
   // Nine samples of matplotlib's viridis; linear interpolation in RGB between them stays
   // within a few ΔE of the original map.
-  static const std::array<const char*, 9> kViridis = {"#440154", "#472d7b", "#3b528b",
-                                                      "#2c728e", "#21918c", "#28ae80",
-                                                      "#5ec962", "#addc30", "#fde725"};
+  static const std::array<const char*, 9> kViridis = { "#440154", "#472d7b", "#3b528b",
+                                                       "#2c728e", "#21918c", "#28ae80",
+                                                       "#5ec962", "#addc30", "#fde725" };
   QMap<double, QColor> stops;
   for (std::size_t i = 0; i < kViridis.size(); ++i) {
     stops.insert(static_cast<double>(i) / (kViridis.size() - 1), QColor(kViridis[i]));
@@ -44,9 +44,8 @@ QCPColorGradient divergingGradient()
 QColor seriesColor(int index)
 {
   // Okabe & Ito (2008), without black (kept for reference lines).
-  static const std::array<const char*, 7> kOkabeIto = {"#0072b2", "#e69f00", "#009e73",
-                                                       "#cc79a7", "#56b4e9", "#d55e00",
-                                                       "#f0e442"};
+  static const std::array<const char*, 7> kOkabeIto = { "#0072b2", "#e69f00", "#009e73", "#cc79a7",
+                                                        "#56b4e9", "#d55e00", "#f0e442" };
   const auto n = static_cast<int>(kOkabeIto.size());
   return QColor(kOkabeIto[static_cast<std::size_t>(((index % n) + n) % n)]);
 }

@@ -2,7 +2,6 @@
 
 #include "ui/logging.h"
 
-
 namespace gfm::ui {
 
 SnapshotStore::SnapshotStore(QObject* parent)

@@ -48,10 +48,10 @@ inline ExperimentDescription description(int dim = 2, int height = 8)
   const auto partOf = std::make_shared<const std::vector<std::int32_t>>(orthants(grid));
   const auto none = std::make_shared<const std::vector<std::int32_t>>(
     static_cast<std::size_t>(grid.stateCount()), 0);
-  d.runs.push_back({QStringLiteral("standard"), QStringLiteral("standard"), 0, 1, none});
-  d.runs.push_back({QStringLiteral("perfect"), QStringLiteral("perfect"), 0, 1 << dim, partOf});
-  d.runs.push_back({QStringLiteral("random-s0"), QStringLiteral("random"), 0, 1 << dim, partOf});
-  d.runs.push_back({QStringLiteral("random-s1"), QStringLiteral("random"), 1, 1 << dim, partOf});
+  d.runs.push_back({ QStringLiteral("standard"), QStringLiteral("standard"), 0, 1, none });
+  d.runs.push_back({ QStringLiteral("perfect"), QStringLiteral("perfect"), 0, 1 << dim, partOf });
+  d.runs.push_back({ QStringLiteral("random-s0"), QStringLiteral("random"), 0, 1 << dim, partOf });
+  d.runs.push_back({ QStringLiteral("random-s1"), QStringLiteral("random"), 1, 1 << dim, partOf });
   return d;
 }
 
@@ -71,8 +71,11 @@ inline std::vector<float> density(std::int64_t states, int salt)
 }
 
 /** A snapshot of run `run` at `step` with L1 `l1`, densities made by density(). */
-inline core::SnapshotPtr snapshot(const ExperimentDescription& d, int run, std::int64_t step,
-                                  double l1, double wallSeconds = 0.0)
+inline core::SnapshotPtr snapshot(const ExperimentDescription& d,
+                                  int run,
+                                  std::int64_t step,
+                                  double l1,
+                                  double wallSeconds = 0.0)
 {
   auto s = std::make_shared<core::Snapshot>();
   const RunDescription& r = d.runs[static_cast<std::size_t>(run)];

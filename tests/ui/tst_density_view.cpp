@@ -36,7 +36,7 @@ void TestDensityView::snapshotReachesHeatmaps()
   store.flush();
 
   const int h = description.grid.height;
-  for (const auto& [x, y] : {std::pair{0, 0}, {3, 5}, {7, 7}, {6, 1}}) {
+  for (const auto& [x, y] : { std::pair{ 0, 0 }, { 3, 5 }, { 7, 7 }, { 6, 1 } }) {
     const auto i = static_cast<std::size_t>(x * h + y);
     QCOMPARE(view.map(DensityView::Learned)->data()->cell(x, y),
              static_cast<double>(snapshot->density[i]));
@@ -66,8 +66,7 @@ void TestDensityView::partShowsItsOwnDensity()
   const int h = description.grid.height;
   QCOMPARE(view.map(DensityView::Learned)->data()->cell(5, 1),
            static_cast<double>(snapshot->partDensities[2][5 * h + 1]));
-  QCOMPARE(view.map(DensityView::Target)->data()->cell(5, 1),
-           description.target[5 * h + 1] / mass);
+  QCOMPARE(view.map(DensityView::Target)->data()->cell(5, 1), description.target[5 * h + 1] / mass);
   QCOMPARE(view.map(DensityView::Target)->data()->cell(1, 1), 0.0);
 }
 
@@ -107,8 +106,7 @@ void TestDensityView::logScale()
   store.flush();
 
   view.setLogScale(true);
-  QCOMPARE(view.map(DensityView::Learned)->colorScale()->dataScaleType(),
-           QCPAxis::stLogarithmic);
+  QCOMPARE(view.map(DensityView::Learned)->colorScale()->dataScaleType(), QCPAxis::stLogarithmic);
   QCOMPARE(view.map(DensityView::Target)->colorScale(),
            view.map(DensityView::Learned)->colorScale());
   QVERIFY(view.map(DensityView::Learned)->colorScale()->dataRange().lower > 0.0);
@@ -137,8 +135,7 @@ void TestDensityView::sliceAndMarginal()
   const auto snapshot = fx::snapshot(description, 0, 100, 0.5);
   store.addSnapshot(snapshot);
   store.flush();
-  view.setProjection(marginal ? DensityView::Projection::Marginal
-                              : DensityView::Projection::Slice);
+  view.setProjection(marginal ? DensityView::Projection::Marginal : DensityView::Projection::Slice);
   view.setSlice(slice);
 
   // Row-major, last coordinate fastest: cell (x₀, x₁, x₂) is (x₀·4 + x₁)·4 + x₂.

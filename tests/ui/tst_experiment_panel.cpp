@@ -48,14 +48,22 @@ void TestExperimentPanel::refusesInvalidValues_data()
 {
   QTest::addColumn<QString>("key");
   QTest::addColumn<QString>("value");
-  QTest::newRow("height below 2") << "env.height" << "1";
-  QTest::newRow("height not a number") << "env.height" << "abc";
-  QTest::newRow("dimension zero") << "env.dim" << "0";
-  QTest::newRow("fractional steps") << "training.steps" << "10.5";
-  QTest::newRow("batch zero") << "training.batch" << "0";
-  QTest::newRow("negative learning rate") << "training.lr" << "-0.1";
-  QTest::newRow("off-policy share above one") << "training.off_policy_ratio" << "1.5";
-  QTest::newRow("evaluate every zero") << "eval.every" << "0";
+  QTest::newRow("height below 2") << "env.height"
+                                  << "1";
+  QTest::newRow("height not a number") << "env.height"
+                                       << "abc";
+  QTest::newRow("dimension zero") << "env.dim"
+                                  << "0";
+  QTest::newRow("fractional steps") << "training.steps"
+                                    << "10.5";
+  QTest::newRow("batch zero") << "training.batch"
+                              << "0";
+  QTest::newRow("negative learning rate") << "training.lr"
+                                          << "-0.1";
+  QTest::newRow("off-policy share above one") << "training.off_policy_ratio"
+                                              << "1.5";
+  QTest::newRow("evaluate every zero") << "eval.every"
+                                       << "0";
 }
 
 void TestExperimentPanel::refusesInvalidValues()
@@ -75,9 +83,10 @@ void TestExperimentPanel::refusesInvalidValues()
   // Other fields stay clean, and a valid value lifts the refusal.
   QVERIFY(!panel.isFieldInvalid(key == QLatin1String("eval.every") ? QStringLiteral("env.dim")
                                                                    : QStringLiteral("eval.every")));
-  type(panel.field(key), key == QLatin1String("training.lr")                 ? "0.01"
-                         : key == QLatin1String("training.off_policy_ratio") ? "0.5"
-                                                                             : "4");
+  type(panel.field(key),
+       key == QLatin1String("training.lr")                 ? "0.01"
+       : key == QLatin1String("training.off_policy_ratio") ? "0.5"
+                                                           : "4");
   QVERIFY(!panel.isFieldInvalid(key));
   QVERIFY(panel.canStart());
 }

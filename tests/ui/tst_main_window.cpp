@@ -90,7 +90,7 @@ void TestMainWindow::snapshotsReachTheViews()
   QVERIFY(latest);
   window.densityView()->setRun(0);
   const int h = 8;
-  for (const auto& [x, y] : {std::pair{0, 0}, {2, 5}, {7, 7}}) {
+  for (const auto& [x, y] : { std::pair{ 0, 0 }, { 2, 5 }, { 7, 7 } }) {
     QCOMPARE(window.densityView()->map(DensityView::Learned)->data()->cell(x, y),
              static_cast<double>(latest->density[static_cast<std::size_t>(x * h + y)]));
   }
@@ -156,10 +156,12 @@ void TestMainWindow::exportsPaperFigures()
            qPrintable(error));
 
   const QDir dir(out.filePath(QStringLiteral("figures")));
-  for (const QString& name : {QStringLiteral("densities"), QStringLiteral("l1"),
-                              QStringLiteral("log-z"), QStringLiteral("part-z"),
-                              QStringLiteral("loss")}) {
-    for (const char* suffix : {"png", "pdf", "svg", "csv"}) {
+  for (const QString& name : { QStringLiteral("densities"),
+                               QStringLiteral("l1"),
+                               QStringLiteral("log-z"),
+                               QStringLiteral("part-z"),
+                               QStringLiteral("loss") }) {
+    for (const char* suffix : { "png", "pdf", "svg", "csv" }) {
       const QFileInfo file(dir.filePath(QStringLiteral("%1.%2").arg(name, suffix)));
       QVERIFY2(file.exists() && file.size() > 0, qPrintable(file.filePath()));
     }

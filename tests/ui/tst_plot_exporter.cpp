@@ -100,8 +100,8 @@ void TestPlotExporter::refusesUnknownFormat()
   DensityView view(&m_store);
   QTemporaryDir dir;
   QString error;
-  QVERIFY(!PlotExporter::exportPlot(view.plot(), dir.filePath(QStringLiteral("f.bmpx")),
-                                    PlotExporter::kFigureSize, &error));
+  QVERIFY(!PlotExporter::exportPlot(
+    view.plot(), dir.filePath(QStringLiteral("f.bmpx")), PlotExporter::kFigureSize, &error));
   QVERIFY(error.contains(QStringLiteral("format")));
 }
 

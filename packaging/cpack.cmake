@@ -31,8 +31,7 @@ set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 # dpkg-shlibdeps reads the binaries' NEEDED entries: Qt 6, QCustomPlot, LibTorch, …
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 set(CPACK_DEBIAN_PACKAGE_DESCRIPTION
-  "Mixtures of GFlowNets: train, watch, replay, export.\n\
-gflowmix trains a mixture of generative flow networks, one per disjoint part of the\n\
+  "gflowmix trains a mixture of generative flow networks, one per disjoint part of the\n\
 state space, on threads, processes or MPI ranks. It ships a Qt workbench (gflowmix)\n\
 that shows the densities and curves live and exports figures, and a command line\n\
 (gflowmix-cli) for scripts and clusters.")

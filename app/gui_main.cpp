@@ -69,7 +69,12 @@ int main(int argc, char** argv)
                                      QStringLiteral("Close the window after SECONDS."),
                                      QStringLiteral("SECONDS"));
   quitAfterOption.setFlags(QCommandLineOption::HiddenFromHelp);
+  const QCommandLineOption figuresOption(
+    QStringLiteral("export-figures"),
+    QStringLiteral("With --start: when training ends, write the paper figures to DIR and quit."),
+    QStringLiteral("DIR"));
   parser.addOption(startOption);
+  parser.addOption(figuresOption);
   parser.addOption(quitAfterOption);
   parser.process(app);
 
@@ -97,6 +102,17 @@ int main(int argc, char** argv)
     } else if (parser.isSet(startOption)) {
       QTimer::singleShot(0, &window, [&window] { window.startExperiment(); });
     }
+  }
+
+  if (parser.isSet(figuresOption)) {
+    const QString folder = parser.value(figuresOption);
+    QObject::connect(&window, &gfm::ui::MainWindow::experimentEnded, &window, [&window, folder] {
+      QString error;
+      if (!window.exportFigures(folder, &error)) {
+        qCWarning(lcUi).noquote() << error;
+      }
+      window.close();
+    });
   }
 
   if (parser.isSet(quitAfterOption)) {

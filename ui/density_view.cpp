@@ -1,6 +1,7 @@
 #include "ui/density_view.h"
 
 #include "ui/logging.h"
+#include "ui/plot_exporter.h"
 #include "ui/plot_style.h"
 #include "ui/snapshot_store.h"
 
@@ -39,6 +40,12 @@ protected:
                                [this](double t) { return t < -1e-9 || t > m_cells - 1 + 1e-9; }),
                 ticks.end());
     return ticks;
+  }
+
+  int getSubTickCount(double tickStep) override
+  {
+    Q_UNUSED(tickStep);
+    return 0;
   }
 
 private:
@@ -97,6 +104,7 @@ DensityView::DensityView(SnapshotStore* store, QWidget* parent)
 
   m_plot = new QCustomPlot(this);
   m_plot->setObjectName(QStringLiteral("densities"));
+  m_plot->setProperty(PlotExporter::kFigureSizeProperty, QSize(1350, 470));
   m_plot->setMinimumHeight(200);
   m_plot->plotLayout()->clear();
 
@@ -114,6 +122,8 @@ DensityView::DensityView(SnapshotStore* store, QWidget* parent)
       axis->grid()->setVisible(false);
       axis->setLayer(QStringLiteral("axes"));
       axis->setTicker(QSharedPointer<GridTicker>::create());
+      // The range may extend past the grid; a base line would run on into empty space.
+      axis->setProperty(kNoBaseLine, true);
     }
 
     m_maps[i] = new QCPColorMap(rect->axis(QCPAxis::atBottom), rect->axis(QCPAxis::atLeft));

@@ -142,8 +142,10 @@ void MainWindow::buildMenus()
   open->setShortcut(QKeySequence::Open);
   QMenu* exportMenu = file->addMenu(tr("&Export figure"));
   std::vector<std::pair<QCustomPlot*, QString>> figures = {
-    { m_density->plot(), tr("Densities") }, { m_curves->l1Plot(), tr("L1 distance") },
-    { m_curves->logZPlot(), tr("log Z") },  { m_curves->partsPlot(), tr("Per-part Z_i") },
+    { m_density->plot(), tr("Densities") },
+    { m_curves->l1Plot(), tr("L1 distance") },
+    { m_curves->logZPlot(), tr("log Z") },
+    { m_curves->partsPlot(), tr("Per-part Z_i") },
     { m_curves->lossPlot(), tr("Loss") }
   };
   for (const auto& [plot, label] : figures) {
@@ -226,7 +228,7 @@ void MainWindow::exportPlotInteractive(QCustomPlot* plot, const QString& title)
     return;
   }
   QString error;
-  if (!PlotExporter::exportPlot(plot, path, PlotExporter::kFigureSize, &error)) {
+  if (!PlotExporter::exportPlot(plot, path, PlotExporter::figureSize(plot), &error)) {
     QMessageBox::warning(this, tr("Export failed"), error);
   } else {
     statusBar()->showMessage(tr("Wrote %1").arg(path), 5000);
@@ -251,7 +253,7 @@ bool MainWindow::exportFigures(const QString& folder, QString* error)
   for (const auto& [plot, name] : figures) {
     for (const char* suffix : { "png", "pdf", "svg" }) {
       const QString path = dir.filePath(QStringLiteral("%1.%2").arg(name, suffix));
-      if (!PlotExporter::exportPlot(plot, path, PlotExporter::kFigureSize, error)) {
+      if (!PlotExporter::exportPlot(plot, path, PlotExporter::figureSize(plot), error)) {
         return false;
       }
     }

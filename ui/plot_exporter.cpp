@@ -61,7 +61,7 @@ void PlotExporter::applyPublicationStyle(QCustomPlot* plot)
       axis->setTickLabelFont(tickFont);
       axis->setLabelColor(Qt::black);
       axis->setTickLabelColor(Qt::black);
-      axis->setBasePen(QPen(Qt::black, 1));
+      axis->setBasePen(axis->property(kNoBaseLine).toBool() ? QPen(Qt::NoPen) : QPen(Qt::black, 1));
       axis->setTickPen(QPen(Qt::black, 1));
       axis->setSubTickPen(QPen(Qt::black, 1));
     }
@@ -75,6 +75,12 @@ void PlotExporter::applyPublicationStyle(QCustomPlot* plot)
   if (plot->legend) {
     plot->legend->setFont(tickFont);
   }
+}
+
+QSize PlotExporter::figureSize(const QCustomPlot* plot)
+{
+  const QSize size = plot->property(kFigureSizeProperty).toSize();
+  return size.isValid() ? size : kFigureSize;
 }
 
 bool PlotExporter::exportPlot(QCustomPlot* plot, const QString& path, QSize size, QString* error)

@@ -21,6 +21,12 @@ public:
   /** @brief Size of an exported figure in pixels (PNG) or points (PDF, SVG). */
   static constexpr QSize kFigureSize{ 900, 600 };
 
+  /** @brief Dynamic property of a plot: its own figure size (QSize), e.g. for wide panels. */
+  static constexpr char kFigureSizeProperty[] = "gfmFigureSize";
+
+  /** @brief The plot's figure size: its kFigureSizeProperty, else kFigureSize. */
+  static QSize figureSize(const QCustomPlot* plot);
+
   /** @brief Writes `plot` to `path` (.png, .pdf or .svg); false with `error` on failure. */
   static bool exportPlot(QCustomPlot* plot,
                          const QString& path,

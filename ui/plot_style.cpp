@@ -73,7 +73,7 @@ void applyScreenStyle(QCustomPlot* plot)
       axis->setTickLabelFont(tickFont);
       axis->setLabelColor(ink);
       axis->setTickLabelColor(ink);
-      axis->setBasePen(QPen(rule));
+      axis->setBasePen(axis->property(kNoBaseLine).toBool() ? QPen(Qt::NoPen) : QPen(rule));
       axis->setTickPen(QPen(rule));
       axis->setSubTickPen(QPen(rule));
       axis->grid()->setPen(QPen(QColor("#e6e6e6"), 0, Qt::SolidLine));

@@ -19,6 +19,9 @@ QCPColorGradient divergingGradient();
 /** @brief The i-th colour of the Okabe–Ito palette (colour-blind safe), cycling. */
 QColor seriesColor(int index);
 
+/** @brief Dynamic property of a QCPAxis: true to draw it without a base line. */
+inline constexpr char kNoBaseLine[] = "gfmNoBaseLine";
+
 /** @brief Axis label, tick and grid colours and fonts shared by every plot on screen. */
 void applyScreenStyle(QCustomPlot* plot);
 

@@ -469,6 +469,14 @@ void CurvesView::updateParts()
                                                std::pow(10.0, std::ceil(std::log10(high) + 1e-9)))
                                     : QCPRange(1e-2, 1e3);
   m_partsPlot->yAxis->setRange(range);
+  if (auto* title = qobject_cast<QCPTextElement*>(m_partsPlot->plotLayout()->element(0, 0))) {
+    const ExperimentDescription& description = m_store->description();
+    const bool known = m_partsRun >= 0 && m_partsRun < static_cast<int>(description.runs.size());
+    title->setText(
+      known
+        ? tr("Per-part Z_i — %1").arg(description.runs[static_cast<std::size_t>(m_partsRun)].name)
+        : tr("Per-part Z_i"));
+  }
   // A bar rises from its base value, which must be positive on a log axis.
   m_learnedBars->setBaseValue(range.lower);
   m_trueBars->setBaseValue(range.lower);

@@ -2,6 +2,7 @@
 #include "app/cli/cli.h"
 
 #include <QCoreApplication>
+#include <QLoggingCategory>
 
 #include <cstdio>
 #include <functional>
@@ -31,6 +32,9 @@ int main(int argc, char** argv)
   QCoreApplication::setApplicationName(QStringLiteral("gflowmix-cli"));
   QCoreApplication::setApplicationVersion(QStringLiteral(GFLOWMIX_VERSION));
 
+  // Session open/close notes are for the GUI's log view; the CLI says what matters itself.
+  QLoggingCategory::setFilterRules(QStringLiteral("gfm.session.info=false"));
+
   QStringList args = QCoreApplication::arguments().mid(1);
   if (args.isEmpty() || args.front() == QLatin1String("--help") ||
       args.front() == QLatin1String("-h") || args.front() == QLatin1String("help")) {
@@ -47,6 +51,9 @@ int main(int argc, char** argv)
     { QStringLiteral("bench"), gfm::cli::benchCommand },
     { QStringLiteral("target"), gfm::cli::targetCommand },
     { QStringLiteral("partition"), gfm::cli::partitionCommand },
+    { QStringLiteral("eval"), gfm::cli::evalCommand },
+    { QStringLiteral("sample"), gfm::cli::sampleCommand },
+    { QStringLiteral("density"), gfm::cli::densityCommand },
   };
   const QString command = args.takeFirst();
   const auto it = commands.find(command);

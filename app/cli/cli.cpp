@@ -13,7 +13,8 @@ std::optional<Arguments> Arguments::parse(const QStringList& args,
 {
   Arguments out;
   for (int i = 0; i < args.size(); ++i) {
-    const QString& arg = args.at(i);
+    // -n N is the one short option (sample's count); it reads as --n N.
+    const QString arg = args.at(i) == QLatin1String("-n") ? QStringLiteral("--n") : args.at(i);
     if (!arg.startsWith(QLatin1String("--")) || arg == QLatin1String("--")) {
       out.m_positional << arg;
       continue;

@@ -3,6 +3,8 @@
 #include "core/util/random.h"
 #include "core/util/torch_include.h"
 
+#include <dlfcn.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -30,29 +32,74 @@ void maskByActivation(float* grad, const float* activation, std::int64_t count)
   }
 }
 
+// CBLAS's row-major and transpose codes.
+constexpr int kRowMajor = 101;
+constexpr int kNoTrans = 111;
+constexpr int kTrans = 112;
+using SgemmFunction = void (*)(int, int, int, int, int, int, float, const float*, int,
+                               const float*, int, float, float*, int);
+
+/**
+ * The BLAS that LibTorch loaded (OpenBLAS here), called directly: the roll-out makes dozens of
+ * small products per step, and going through ATen costs several microseconds each.
+ */
+SgemmFunction blasSgemm()
+{
+  static const auto function =
+    reinterpret_cast<SgemmFunction>(dlsym(RTLD_DEFAULT, "cblas_sgemm"));
+  return function;
+}
+
+/**
+ * C = alpha·op(A)·op(B) + beta·C, row-major; op(A) is m×k, op(B) is k×n. Falls back to ATen
+ * when no CBLAS symbol is loaded.
+ */
+void gemm(bool transA, bool transB, int m, int n, int k, const float* a, const float* b,
+          float beta, float* c)
+{
+  const int lda = transA ? m : k;
+  const int ldb = transB ? k : n;
+  if (SgemmFunction sgemm = blasSgemm()) {
+    sgemm(kRowMajor, transA ? kTrans : kNoTrans, transB ? kTrans : kNoTrans, m, n, k, 1.0f, a,
+          lda, b, ldb, beta, c, n);
+    return;
+  }
+  auto view = [](const float* p, int rows, int cols, bool t) {
+    at::Tensor x = at::from_blob(const_cast<float*>(p), { rows, cols }, at::kFloat);
+    return t ? x.t() : x;
+  };
+  at::Tensor out = at::from_blob(c, { m, n }, at::kFloat);
+  at::Tensor product = at::mm(view(a, transA ? k : m, transA ? m : k, transA),
+                              view(b, transB ? n : k, transB ? k : n, transB));
+  if (beta == 0.0f) {
+    out.copy_(product);
+  } else {
+    out.add_(product);
+  }
+}
+
 struct Activations
 {
-  std::vector<at::Tensor> hidden; // one [capacity, hidden] buffer per hidden layer
+  std::vector<std::vector<float>> hidden; // one [capacity × width] buffer per hidden layer
   int capacity = 0;
 
-  /** Makes room for `rows` rows, keeping the first `preserve` rows' contents. */
-  void reserve(int rows, int layers, int width, int preserve = 0)
+  /** Makes room for `rows` rows; rows already there keep their contents. */
+  void reserve(int rows, int layers, int width)
   {
     if (rows <= capacity) {
       return;
     }
     capacity = std::max(2 * capacity, (rows + kRowGrain - 1) / kRowGrain * kRowGrain);
-    for (int l = 0; l < layers; ++l) {
-      at::Tensor grown = at::empty({ capacity, width }, at::kFloat);
-      if (preserve > 0) {
-        grown.narrow(0, 0, preserve).copy_(hidden[static_cast<std::size_t>(l)].narrow(0, 0, preserve));
-      }
-      if (static_cast<std::size_t>(l) < hidden.size()) {
-        hidden[static_cast<std::size_t>(l)] = grown;
-      } else {
-        hidden.push_back(grown);
-      }
+    hidden.resize(static_cast<std::size_t>(layers));
+    for (std::vector<float>& h : hidden) {
+      // resize keeps the existing rows, which is what an appended pass needs.
+      h.resize(static_cast<std::size_t>(capacity) * static_cast<std::size_t>(width));
     }
+  }
+
+  float* row(int layer, int r, int width)
+  {
+    return hidden[static_cast<std::size_t>(layer)].data() + static_cast<std::ptrdiff_t>(r) * width;
   }
 };
 
@@ -65,33 +112,34 @@ struct Mlp::Impl
   int layers;
   int outputs;
 
-  at::Tensor params;
-  at::Tensor grads;
-  std::vector<at::Tensor> weights; // [in, out] views into params
-  std::vector<at::Tensor> biases;
-  std::vector<at::Tensor> weightGrads;
-  std::vector<at::Tensor> biasGrads;
-  std::vector<std::pair<std::int64_t, std::int64_t>> spans;
+  std::vector<float> params;
+  std::vector<float> grads;
+  std::vector<std::pair<std::int64_t, std::int64_t>> spans; // W1, b1, W2, b2, …
+  std::vector<std::pair<int, int>> shapes;                  // [in, out] of each weight
 
   Activations scratch;
   Activations kept;
   std::vector<std::int32_t> keptActive;
   int keptSlots = 0;
   int keptRows = 0;
-  at::Tensor gradScratch[2];
+  std::vector<float> gradScratch[2];
+
+  float* weight(std::size_t l) { return params.data() + spans[2 * l].first; }
+  float* bias(std::size_t l) { return params.data() + spans[2 * l + 1].first; }
+  float* weightGrad(std::size_t l) { return grads.data() + spans[2 * l].first; }
+  float* biasGrad(std::size_t l) { return grads.data() + spans[2 * l + 1].first; }
 
   /** Forward of `rows` rows into rows [offset, offset + rows) of `act`. */
   void run(const std::int32_t* active, int slots, int rows, float* logits, Activations& act,
            int offset = 0)
   {
-    act.reserve(offset + rows, layers, hidden, offset);
+    act.reserve(offset + rows, layers, hidden);
 
     // Layer 1: the input is a sum of one-hot vectors, so x·W1 is a sum of rows of W1.
-    float* h1 = act.hidden[0].data_ptr<float>() + static_cast<std::int64_t>(offset) * hidden;
-    const float* w1 = weights[0].data_ptr<float>();
-    const float* b1 = biases[0].data_ptr<float>();
+    const float* w1 = weight(0);
+    const float* b1 = bias(0);
     for (int r = 0; r < rows; ++r) {
-      float* row = h1 + static_cast<std::int64_t>(r) * hidden;
+      float* row = act.row(0, offset + r, hidden);
       std::memcpy(row, b1, sizeof(float) * static_cast<std::size_t>(hidden));
       for (int s = 0; s < slots; ++s) {
         const float* w = w1 + static_cast<std::int64_t>(active[r * slots + s]) * hidden;
@@ -100,19 +148,24 @@ struct Mlp::Impl
         }
       }
     }
-    reluInPlace(h1, static_cast<std::int64_t>(rows) * hidden);
+    reluInPlace(act.row(0, offset, hidden), static_cast<std::int64_t>(rows) * hidden);
 
-    for (int l = 1; l < layers; ++l) {
-      at::Tensor in = act.hidden[static_cast<std::size_t>(l - 1)].narrow(0, offset, rows);
-      at::Tensor out = act.hidden[static_cast<std::size_t>(l)].narrow(0, offset, rows);
-      at::addmm_out(out, biases[static_cast<std::size_t>(l)], in,
-                    weights[static_cast<std::size_t>(l)]);
-      reluInPlace(out.data_ptr<float>(), static_cast<std::int64_t>(rows) * hidden);
+    // Later layers: out = b + in·W (bias broadcast first, then accumulated into).
+    for (int l = 1; l <= layers; ++l) {
+      const auto li = static_cast<std::size_t>(l);
+      const int width = l < layers ? hidden : outputs;
+      float* out = l < layers ? act.row(l, offset, hidden) : logits;
+      const float* b = bias(li);
+      for (int r = 0; r < rows; ++r) {
+        std::memcpy(out + static_cast<std::ptrdiff_t>(r) * width, b,
+                    sizeof(float) * static_cast<std::size_t>(width));
+      }
+      gemm(false, false, rows, width, hidden, act.row(l - 1, offset, hidden), weight(li), 1.0f,
+           out);
+      if (l < layers) {
+        reluInPlace(out, static_cast<std::int64_t>(rows) * hidden);
+      }
     }
-
-    at::Tensor last = act.hidden[static_cast<std::size_t>(layers - 1)].narrow(0, offset, rows);
-    at::Tensor result = at::from_blob(logits, { rows, outputs }, at::kFloat);
-    at::addmm_out(result, biases.back(), last, weights.back());
   }
 };
 
@@ -124,43 +177,33 @@ Mlp::Mlp(int inputWidth, int hidden, int layers, int outputs)
   d->layers = layers;
   d->outputs = outputs;
 
-  std::vector<std::pair<int, int>> shapes;
-  shapes.emplace_back(inputWidth, hidden);
+  d->shapes.emplace_back(inputWidth, hidden);
   for (int l = 1; l < layers; ++l) {
-    shapes.emplace_back(hidden, hidden);
+    d->shapes.emplace_back(hidden, hidden);
   }
-  shapes.emplace_back(hidden, outputs);
-
-  std::int64_t total = 0;
-  for (auto [in, out] : shapes) {
-    total += static_cast<std::int64_t>(in) * out + out;
-  }
-  d->params = at::zeros({ total }, at::kFloat);
-  d->grads = at::zeros({ total }, at::kFloat);
+  d->shapes.emplace_back(hidden, outputs);
 
   std::int64_t offset = 0;
-  for (auto [in, out] : shapes) {
+  for (auto [in, out] : d->shapes) {
     const std::int64_t w = static_cast<std::int64_t>(in) * out;
-    d->weights.push_back(d->params.narrow(0, offset, w).view({ in, out }));
-    d->weightGrads.push_back(d->grads.narrow(0, offset, w).view({ in, out }));
     d->spans.emplace_back(offset, w);
     offset += w;
-    d->biases.push_back(d->params.narrow(0, offset, out));
-    d->biasGrads.push_back(d->grads.narrow(0, offset, out));
     d->spans.emplace_back(offset, out);
     offset += out;
   }
+  d->params.assign(static_cast<std::size_t>(offset), 0.0f);
+  d->grads.assign(static_cast<std::size_t>(offset), 0.0f);
 }
 
 Mlp::~Mlp() = default;
 
 void Mlp::initialise(Rng& rng)
 {
-  for (std::size_t l = 0; l < d->weights.size(); ++l) {
-    const double bound = 1.0 / std::sqrt(static_cast<double>(d->weights[l].size(0)));
-    for (at::Tensor* t : { &d->weights[l], &d->biases[l] }) {
-      float* p = t->data_ptr<float>();
-      for (std::int64_t i = 0; i < t->numel(); ++i) {
+  for (std::size_t l = 0; l < d->shapes.size(); ++l) {
+    const double bound = 1.0 / std::sqrt(static_cast<double>(d->shapes[l].first));
+    for (std::size_t t : { 2 * l, 2 * l + 1 }) {
+      float* p = d->params.data() + d->spans[t].first;
+      for (std::int64_t i = 0; i < d->spans[t].second; ++i) {
         p[i] = static_cast<float>(rng.uniform(-bound, bound));
       }
     }
@@ -171,10 +214,10 @@ int Mlp::inputWidth() const { return d->inputWidth; }
 int Mlp::hidden() const { return d->hidden; }
 int Mlp::layers() const { return d->layers; }
 int Mlp::outputs() const { return d->outputs; }
-std::int64_t Mlp::parameterCount() const { return d->params.numel(); }
-float* Mlp::parameters() { return d->params.data_ptr<float>(); }
-const float* Mlp::parameters() const { return d->params.data_ptr<float>(); }
-float* Mlp::gradients() { return d->grads.data_ptr<float>(); }
+std::int64_t Mlp::parameterCount() const { return static_cast<std::int64_t>(d->params.size()); }
+float* Mlp::parameters() { return d->params.data(); }
+const float* Mlp::parameters() const { return d->params.data(); }
+float* Mlp::gradients() { return d->grads.data(); }
 
 std::vector<std::pair<std::int64_t, std::int64_t>> Mlp::tensorSpans() const
 {
@@ -201,7 +244,8 @@ void Mlp::forwardAppend(const std::int32_t* active, int slots, int rows, float* 
   if (rows == 0) {
     return;
   }
-  d->keptActive.insert(d->keptActive.end(), active, active + static_cast<std::ptrdiff_t>(rows) * slots);
+  d->keptActive.insert(d->keptActive.end(), active,
+                       active + static_cast<std::ptrdiff_t>(rows) * slots);
   d->keptSlots = slots;
   d->run(active, slots, rows, logits, d->kept, d->keptRows);
   d->keptRows += rows;
@@ -219,40 +263,41 @@ void Mlp::backward(const float* dLogits)
 {
   const int rows = d->keptRows;
   const int hidden = d->hidden;
-  d->grads.zero_();
+  std::fill(d->grads.begin(), d->grads.end(), 0.0f);
   if (rows == 0) {
     return;
   }
-
-  at::Tensor upstream =
-    at::from_blob(const_cast<float*>(dLogits), { rows, d->outputs }, at::kFloat);
-  for (at::Tensor& t : d->gradScratch) {
-    if (!t.defined() || t.size(0) < rows) {
-      t = at::empty({ d->kept.capacity, hidden }, at::kFloat);
-    }
+  for (std::vector<float>& t : d->gradScratch) {
+    t.resize(static_cast<std::size_t>(d->kept.capacity) * static_cast<std::size_t>(hidden));
   }
 
   // Output layer, then the hidden layers from the top: dW = hᵀ·g, db = Σ_rows g, g ← g·Wᵀ ⊙ h>0.
-  at::Tensor g = upstream;
+  const float* g = dLogits;
+  int width = d->outputs;
   for (int l = d->layers; l >= 1; --l) {
     const auto li = static_cast<std::size_t>(l);
-    at::Tensor h = d->kept.hidden[li - 1].narrow(0, 0, rows);
-    at::mm_out(d->weightGrads[li], h.t(), g);
-    at::sum_out(d->biasGrads[li], g, { 0 });
-    at::Tensor below = d->gradScratch[l % 2].narrow(0, 0, rows);
-    at::mm_out(below, g, d->weights[li].t());
-    maskByActivation(below.data_ptr<float>(), h.data_ptr<float>(),
-                     static_cast<std::int64_t>(rows) * hidden);
+    const float* h = d->kept.row(l - 1, 0, hidden);
+    gemm(true, false, hidden, width, rows, h, g, 0.0f, d->weightGrad(li));
+    float* db = d->biasGrad(li);
+    for (int r = 0; r < rows; ++r) {
+      const float* row = g + static_cast<std::ptrdiff_t>(r) * width;
+      for (int j = 0; j < width; ++j) {
+        db[j] += row[j];
+      }
+    }
+    float* below = d->gradScratch[l % 2].data();
+    gemm(false, true, rows, hidden, width, g, d->weight(li), 0.0f, below);
+    maskByActivation(below, h, static_cast<std::int64_t>(rows) * hidden);
     g = below;
+    width = hidden;
   }
 
   // First layer: the gradient of a row lookup is a scatter-add into the looked-up rows.
-  const float* g1 = g.data_ptr<float>();
-  float* dw1 = d->weightGrads[0].data_ptr<float>();
-  float* db1 = d->biasGrads[0].data_ptr<float>();
+  float* dw1 = d->weightGrad(0);
+  float* db1 = d->biasGrad(0);
   const int slots = d->keptSlots;
   for (int r = 0; r < rows; ++r) {
-    const float* row = g1 + static_cast<std::int64_t>(r) * hidden;
+    const float* row = g + static_cast<std::int64_t>(r) * hidden;
     for (int j = 0; j < hidden; ++j) {
       db1[j] += row[j];
     }
@@ -299,12 +344,15 @@ void FlatAdam::step(float* params, const float* grads)
 
 double clipGradientNorm(float* grads, std::int64_t size, double maxNorm)
 {
+  if (maxNorm <= 0.0) {
+    return 0.0; // clipping is off; nobody needs the norm
+  }
   double sum = 0.0;
   for (std::int64_t i = 0; i < size; ++i) {
     sum += static_cast<double>(grads[i]) * grads[i];
   }
   const double norm = std::sqrt(sum);
-  if (maxNorm > 0.0 && norm > maxNorm) {
+  if (norm > maxNorm) {
     const auto scale = static_cast<float>(maxNorm / (norm + 1e-6));
     for (std::int64_t i = 0; i < size; ++i) {
       grads[i] *= scale;

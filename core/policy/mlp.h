@@ -109,7 +109,10 @@ private:
   std::vector<float> m_v;
 };
 
-/** @brief Scales `grads` so that its L2 norm is at most maxNorm; returns the norm before. */
+/**
+ * @brief Scales `grads` so that its L2 norm is at most maxNorm; returns the norm before.
+ * maxNorm <= 0 turns clipping off (and returns 0 without computing the norm).
+ */
 double clipGradientNorm(float* grads, std::int64_t size, double maxNorm);
 
 } // namespace gfm::core

@@ -2,6 +2,7 @@
 
 #include "core/eval/hypergrid_metrics.h"
 #include "core/mixture/partition.h"
+#include "core/train/stacked_trainer.h"
 #include "core/util/logging.h"
 #include "core/util/random.h"
 
@@ -76,15 +77,95 @@ std::vector<RunPlan> planRuns(const ExperimentSpec& spec, const Hypergrid& grid)
   return plans;
 }
 
+namespace {
+
+/** Trains some parts of one run in lockstep: one part alone, or all k stacked as one model. */
+class PartGroup
+{
+public:
+  virtual ~PartGroup() = default;
+  /** One optimiser step of every part; the loss of each. */
+  virtual std::vector<double> step() = 0;
+  virtual std::int64_t stepCount() const = 0;
+  virtual double logZ(int i) const = 0;
+  virtual std::uint32_t modesFound(int i) const = 0;
+  virtual std::vector<float> forwardProbabilities(int i) = 0;
+  virtual std::vector<std::int64_t> visitedTerminals(int i) const = 0;
+  virtual PartCheckpoint checkpoint(int i) const = 0;
+  virtual bool restore(int i, const PartCheckpoint& c) = 0;
+};
+
+class SinglePart : public PartGroup
+{
+public:
+  explicit SinglePart(std::unique_ptr<HypergridTrainer> trainer)
+    : m_trainer(std::move(trainer))
+  {
+  }
+  std::vector<double> step() override { return { m_trainer->step().loss }; }
+  std::int64_t stepCount() const override { return m_trainer->stepCount(); }
+  double logZ(int) const override { return m_trainer->logZ(); }
+  std::uint32_t modesFound(int) const override { return m_trainer->modesFound(); }
+  std::vector<float> forwardProbabilities(int) override
+  {
+    return m_trainer->forwardProbabilities();
+  }
+  std::vector<std::int64_t> visitedTerminals(int) const override
+  {
+    return m_trainer->visitedTerminals();
+  }
+  PartCheckpoint checkpoint(int) const override { return m_trainer->checkpoint(); }
+  bool restore(int, const PartCheckpoint& c) override { return m_trainer->restore(c); }
+
+private:
+  std::unique_ptr<HypergridTrainer> m_trainer;
+};
+
+class StackedParts : public PartGroup
+{
+public:
+  explicit StackedParts(std::unique_ptr<StackedHypergridTrainer> trainer)
+    : m_trainer(std::move(trainer))
+  {
+  }
+  std::vector<double> step() override
+  {
+    std::vector<double> losses;
+    for (const StepStats& stats : m_trainer->step()) {
+      losses.push_back(stats.loss);
+    }
+    return losses;
+  }
+  std::int64_t stepCount() const override { return m_trainer->stepCount(0); }
+  double logZ(int i) const override { return m_trainer->logZ(i); }
+  std::uint32_t modesFound(int i) const override { return m_trainer->modesFound(i); }
+  std::vector<float> forwardProbabilities(int i) override
+  {
+    return m_trainer->forwardProbabilities(i);
+  }
+  std::vector<std::int64_t> visitedTerminals(int i) const override
+  {
+    return m_trainer->visitedTerminals(i);
+  }
+  PartCheckpoint checkpoint(int i) const override { return m_trainer->checkpoint(i); }
+  bool restore(int i, const PartCheckpoint& c) override { return m_trainer->restore(i, c); }
+
+private:
+  std::unique_ptr<StackedHypergridTrainer> m_trainer;
+};
+
+} // namespace
+
 struct Experiment::Impl
 {
+  /** What one worker trains in lockstep: some parts of one run. */
   struct Unit
   {
     int run = 0;
-    int part = 0;
-    std::unique_ptr<HypergridTrainer> trainer; // created on its worker's thread
-    std::optional<PartCheckpoint> resumeFrom;
-    double lossSum = 0.0;
+    std::vector<int> parts;
+    std::unique_ptr<PartGroup> group; // created on its worker's thread
+    std::vector<std::optional<PartCheckpoint>> resumeFrom;
+    std::vector<double> lossSum;
     int lossCount = 0;
     double stepsPerSecond = 0.0;
     int evaluations = 0;
@@ -96,6 +177,8 @@ struct Experiment::Impl
   std::vector<RunPlan> runs;
   std::vector<double> target;
   int threads = 1;
+  Execution execution = Execution::Workers;
+  QString device = QStringLiteral("cpu");
   std::function<bool(int, int)> filter;
 
   std::vector<Unit> units;
@@ -120,6 +203,7 @@ struct Experiment::Impl
   {
   }
 
+  void build(Unit& unit);
   void work(std::vector<Unit*> mine);
   void report(Unit& unit);
   void emitProgress();
@@ -136,42 +220,91 @@ void Experiment::Impl::emitProgress()
   }
 }
 
+void Experiment::Impl::build(Unit& unit)
+{
+  const RunPlan& plan = runs[static_cast<std::size_t>(unit.run)];
+  // Every part draws from its own stream, so that a part's training does not depend on how
+  // parts are grouped onto workers or stacked.
+  auto partSeed = [&](int part) {
+    return deriveSeed(plan.training.seed, static_cast<std::uint64_t>(part));
+  };
+  auto membership = [&](int part) {
+    return plan.parts > 1 ? PartMembership{ plan.partOf, part } : PartMembership{};
+  };
+
+  if (execution == Execution::Stacked) {
+    std::vector<StackedPart> parts;
+    for (int part : unit.parts) {
+      parts.push_back(StackedPart{ membership(part), partSeed(part) });
+    }
+    unit.group = std::make_unique<StackedParts>(std::make_unique<StackedHypergridTrainer>(
+      grid, spec.policy, plan.training, std::move(parts), device.toStdString()));
+  } else {
+    TrainingSpec training = plan.training;
+    training.seed = partSeed(unit.parts.front());
+    unit.group = std::make_unique<SinglePart>(std::make_unique<HypergridTrainer>(
+      grid, spec.policy, training, membership(unit.parts.front())));
+  }
+  unit.lossSum.assign(unit.parts.size(), 0.0);
+
+  bool resumed = false;
+  for (std::size_t i = 0; i < unit.parts.size(); ++i) {
+    const auto& c = unit.resumeFrom[i];
+    if (c && unit.group->restore(static_cast<int>(i), *c)) {
+      stepsDone += c->step;
+      resumed = true;
+    }
+  }
+  if (!resumed) {
+    report(unit); // the untrained policy: step 0 of every curve
+  }
+}
+
 void Experiment::Impl::report(Unit& unit)
 {
-  HypergridTrainer& trainer = *unit.trainer;
-  PartReport r;
-  r.part = unit.part;
-  r.logZ = trainer.logZ();
-  r.loss = unit.lossCount > 0 ? unit.lossSum / unit.lossCount : 0.0;
-  r.modesFound = trainer.modesFound();
-  r.stepsPerSecond = unit.stepsPerSecond;
-  if (spec.eval.exact) {
-    r.density = terminalDistribution(grid, trainer.forwardProbabilities());
-    r.visited = trainer.visitedTerminals();
-  }
-  unit.lossSum = 0.0;
-  unit.lossCount = 0;
-
-  const std::int64_t step = trainer.stepCount();
+  PartGroup& group = *unit.group;
+  const std::int64_t step = group.stepCount();
   const bool last = step >= runs[static_cast<std::size_t>(unit.run)].training.steps;
   ++unit.evaluations;
-  if (last || (spec.eval.checkpointEvery > 0 && unit.evaluations % spec.eval.checkpointEvery == 0)) {
-    auto c = std::make_shared<const PartCheckpoint>(trainer.checkpoint());
-    {
-      std::lock_guard lock(mutex);
-      checkpoints[{ unit.run, unit.part }] = *c;
-    }
-    emit q->checkpointReady(unit.run, unit.part, c);
-  }
+  const bool saveCheckpoint =
+    last || (spec.eval.checkpointEvery > 0 && unit.evaluations % spec.eval.checkpointEvery == 0);
 
-  emit q->partReported(unit.run, unit.part, step);
+  std::vector<PartReport> reports;
+  for (std::size_t i = 0; i < unit.parts.size(); ++i) {
+    const int index = static_cast<int>(i);
+    PartReport r;
+    r.part = unit.parts[i];
+    r.logZ = group.logZ(index);
+    r.loss = unit.lossCount > 0 ? unit.lossSum[i] / unit.lossCount : 0.0;
+    r.modesFound = group.modesFound(index);
+    r.stepsPerSecond = unit.stepsPerSecond;
+    if (spec.eval.exact) {
+      r.density = terminalDistribution(grid, group.forwardProbabilities(index));
+      r.visited = group.visitedTerminals(index);
+    }
+    unit.lossSum[i] = 0.0;
+    if (saveCheckpoint) {
+      auto c = std::make_shared<const PartCheckpoint>(group.checkpoint(index));
+      {
+        std::lock_guard lock(mutex);
+        checkpoints[{ unit.run, r.part }] = *c;
+      }
+      emit q->checkpointReady(unit.run, r.part, c);
+    }
+    emit q->partReported(unit.run, r.part, step);
+    reports.push_back(std::move(r));
+  }
+  unit.lossCount = 0;
+
   std::vector<PartReport> complete;
   {
     std::lock_guard lock(mutex);
-    auto& reports = pending[{ unit.run, step }];
-    reports.push_back(std::move(r));
-    if (static_cast<int>(reports.size()) == runs[static_cast<std::size_t>(unit.run)].parts) {
-      complete = std::move(reports);
+    auto& collected = pending[{ unit.run, step }];
+    for (PartReport& r : reports) {
+      collected.push_back(std::move(r));
+    }
+    if (static_cast<int>(collected.size()) == runs[static_cast<std::size_t>(unit.run)].parts) {
+      complete = std::move(collected);
       pending.erase({ unit.run, step });
     }
   }
@@ -185,20 +318,7 @@ void Experiment::Impl::work(std::vector<Unit*> mine)
   try {
     configureNumericsForWorkers();
     for (Unit* unit : mine) {
-      const RunPlan& plan = runs[static_cast<std::size_t>(unit->run)];
-      TrainingSpec training = plan.training;
-      training.seed = deriveSeed(plan.training.seed, static_cast<std::uint64_t>(unit->part));
-      PartMembership membership;
-      if (plan.parts > 1) {
-        membership = PartMembership{ plan.partOf, unit->part };
-      }
-      unit->trainer =
-        std::make_unique<HypergridTrainer>(grid, spec.policy, training, std::move(membership));
-      if (unit->resumeFrom && unit->trainer->restore(*unit->resumeFrom)) {
-        stepsDone += unit->resumeFrom->step;
-      } else {
-        report(*unit); // the untrained policy: step 0 of every curve
-      }
+      build(*unit);
     }
 
     bool anyLeft = true;
@@ -212,9 +332,9 @@ void Experiment::Impl::work(std::vector<Unit*> mine)
         if (stopRequested) {
           break;
         }
-        HypergridTrainer& trainer = *unit->trainer;
+        PartGroup& group = *unit->group;
         const std::int64_t steps = runs[static_cast<std::size_t>(unit->run)].training.steps;
-        const std::int64_t done = trainer.stepCount();
+        const std::int64_t done = group.stepCount();
         if (done >= steps) {
           continue;
         }
@@ -224,16 +344,18 @@ void Experiment::Impl::work(std::vector<Unit*> mine)
         const std::int64_t chunk = std::min<std::int64_t>(boundary - done, kChunkSteps);
         const auto chunkStart = Clock::now();
         for (std::int64_t i = 0; i < chunk; ++i) {
-          const StepStats stats = trainer.step();
-          unit->lossSum += stats.loss;
+          const std::vector<double> losses = group.step();
+          for (std::size_t p = 0; p < losses.size(); ++p) {
+            unit->lossSum[p] += losses[p];
+          }
           ++unit->lossCount;
         }
         const double rate = static_cast<double>(chunk) / std::max(secondsSince(chunkStart), 1e-9);
         unit->stepsPerSecond =
           unit->stepsPerSecond == 0.0 ? rate : 0.8 * unit->stepsPerSecond + 0.2 * rate;
-        stepsDone += chunk;
+        stepsDone += chunk * static_cast<std::int64_t>(unit->parts.size());
         emitProgress();
-        if (trainer.stepCount() == boundary) {
+        if (group.stepCount() == boundary) {
           report(*unit);
         }
       }
@@ -283,6 +405,12 @@ const Hypergrid& Experiment::grid() const { return d->grid; }
 const std::vector<RunPlan>& Experiment::runs() const { return d->runs; }
 const std::vector<double>& Experiment::target() const { return d->target; }
 void Experiment::setThreads(int threads) { d->threads = std::max(1, threads); }
+void Experiment::setExecution(Execution execution, const QString& device)
+{
+  d->execution = execution;
+  d->device = device;
+}
+Execution Experiment::execution() const { return d->execution; }
 int Experiment::threads() const { return d->threads; }
 void Experiment::setPartFilter(std::function<bool(int, int)> filter)
 {
@@ -319,18 +447,28 @@ void Experiment::start()
   d->units.clear();
   d->stepsTotal = 0;
   for (int r = 0; r < static_cast<int>(d->runs.size()); ++r) {
-    for (int p = 0; p < d->runs[static_cast<std::size_t>(r)].parts; ++p) {
+    const RunPlan& plan = d->runs[static_cast<std::size_t>(r)];
+    Impl::Unit* stacked = nullptr;
+    for (int p = 0; p < plan.parts; ++p) {
       if (d->filter && !d->filter(r, p)) {
         continue;
       }
-      Impl::Unit unit;
-      unit.run = r;
-      unit.part = p;
-      if (auto it = d->checkpoints.find({ r, p }); it != d->checkpoints.end()) {
-        unit.resumeFrom = it->second;
+      // Workers: one unit per part. Stacked: one unit per run holding all its parts.
+      Impl::Unit* unit = stacked;
+      if (!unit) {
+        d->units.emplace_back();
+        unit = &d->units.back();
+        unit->run = r;
+        if (d->execution == Execution::Stacked) {
+          stacked = unit;
+        }
       }
-      d->units.push_back(std::move(unit));
-      d->stepsTotal += d->runs[static_cast<std::size_t>(r)].training.steps;
+      unit->parts.push_back(p);
+      auto it = d->checkpoints.find({ r, p });
+      unit->resumeFrom.push_back(it != d->checkpoints.end()
+                                   ? std::optional<PartCheckpoint>(it->second)
+                                   : std::nullopt);
+      d->stepsTotal += plan.training.steps;
     }
   }
 
@@ -340,8 +478,14 @@ void Experiment::start()
   for (std::size_t i = 0; i < d->units.size(); ++i) {
     share[i % static_cast<std::size_t>(workers)].push_back(&d->units[i]);
   }
-  qCInfo(lcCore) << "starting" << d->runs.size() << "runs," << d->units.size() << "parts on"
-                 << workers << "worker threads";
+  std::size_t parts = 0;
+  for (const Impl::Unit& unit : d->units) {
+    parts += unit.parts.size();
+  }
+  qCInfo(lcCore).noquote() << "starting" << d->runs.size() << "runs," << parts
+                           << (d->execution == Execution::Stacked ? "parts stacked per run"
+                                                                  : "parts")
+                           << "on" << workers << "worker threads";
   d->running = true;
   d->alive = workers;
   for (auto& mine : share) {

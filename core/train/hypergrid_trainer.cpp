@@ -1,5 +1,7 @@
 #include "core/train/hypergrid_trainer.h"
 
+#include "core/train/action_sampling.h"
+
 #include "core/policy/mlp.h"
 #include "core/util/random.h"
 #include "core/util/torch_include.h"
@@ -19,45 +21,6 @@ namespace {
 
 // States per batched forward when tabulating P_F over the whole grid.
 constexpr int kTableChunk = 4096;
-
-/**
- * Masked softmax of `width` logits into `probs`; returns log Σ exp over the allowed entries.
- * Masked entries get probability exactly 0.
- */
-double maskedSoftmax(const float* logits, const bool* allowed, int width, double* probs)
-{
-  double top = -std::numeric_limits<double>::infinity();
-  for (int j = 0; j < width; ++j) {
-    if (allowed[j]) {
-      top = std::max(top, static_cast<double>(logits[j]));
-    }
-  }
-  double sum = 0.0;
-  for (int j = 0; j < width; ++j) {
-    probs[j] = allowed[j] ? std::exp(static_cast<double>(logits[j]) - top) : 0.0;
-    sum += probs[j];
-  }
-  for (int j = 0; j < width; ++j) {
-    probs[j] /= sum;
-  }
-  return top + std::log(sum);
-}
-
-int sampleIndex(const double* probs, int width, double u)
-{
-  double cumulative = 0.0;
-  int last = 0;
-  for (int j = 0; j < width; ++j) {
-    if (probs[j] > 0.0) {
-      cumulative += probs[j];
-      last = j;
-      if (u < cumulative) {
-        return j;
-      }
-    }
-  }
-  return last; // u landed in the rounding slack above the cumulative sum
-}
 
 } // namespace
 
@@ -370,6 +333,24 @@ struct HypergridTrainer::Impl
     }
   }
 
+  StepTrace* trace = nullptr;
+
+  void recordTrace(double loss, double dLogZ)
+  {
+    trace->positions = rowPositions;
+    trace->actions = rowAction;
+    trace->trajectories = rowTrajectory;
+    trace->terminals = terminals;
+    trace->gradients.assign(forwardNet->gradients(),
+                            forwardNet->gradients() + forwardNet->parameterCount());
+    if (backwardNet) {
+      trace->gradients.insert(trace->gradients.end(), backwardNet->gradients(),
+                              backwardNet->gradients() + backwardNet->parameterCount());
+    }
+    trace->logZGradient = dLogZ;
+    trace->loss = loss;
+  }
+
   StepStats trainStep();
 };
 
@@ -519,10 +500,15 @@ StepStats HypergridTrainer::Impl::trainStep()
   }
 
   forwardNet->backward(dLogits.data());
+  if (backwardNet) {
+    backwardNet->backward(dBackwardLogits.data());
+  }
+  if (trace) {
+    recordTrace(loss, dLogZ);
+  }
   clipGradientNorm(forwardNet->gradients(), forwardNet->parameterCount(), training.clipGradNorm);
   forwardAdam->step(forwardNet->parameters(), forwardNet->gradients());
   if (backwardNet) {
-    backwardNet->backward(dBackwardLogits.data());
     clipGradientNorm(backwardNet->gradients(), backwardNet->parameterCount(),
                      training.clipGradNorm);
     backwardAdam->step(backwardNet->parameters(), backwardNet->gradients());
@@ -662,8 +648,10 @@ bool HypergridTrainer::restore(const PartCheckpoint& c)
   const std::int64_t nf = d->forwardNet->parameterCount();
   const std::int64_t nb = d->backwardNet ? d->backwardNet->parameterCount() : 0;
   const auto expected = static_cast<std::size_t>(nf + nb);
+  // Adam moments are optional, but when present both must match the parameters.
+  const bool withMoments = !c.adamFirst.empty() || !c.adamSecond.empty();
   if (c.parameters.size() != expected ||
-      (!c.adamFirst.empty() && c.adamFirst.size() != expected)) {
+      (withMoments && (c.adamFirst.size() != expected || c.adamSecond.size() != expected))) {
     return false;
   }
   std::copy_n(c.parameters.begin(), nf, d->forwardNet->parameters());
@@ -693,6 +681,8 @@ bool HypergridTrainer::restore(const PartCheckpoint& c)
   d->modesFound = c.modesFound;
   return true;
 }
+
+void HypergridTrainer::setTrace(StepTrace* trace) { d->trace = trace; }
 
 void configureNumericsForWorkers()
 {

@@ -35,6 +35,21 @@ struct PartCheckpoint
   std::uint32_t modesFound = 0;
 };
 
+/**
+ * @brief The batch and raw gradients of one step, recorded on request to check the
+ * hand-written TB gradient against autograd (tests, diagnostics).
+ */
+struct StepTrace
+{
+  std::vector<std::int32_t> positions;    ///< D input positions of each transition's state
+  std::vector<std::int32_t> actions;      ///< forward action of each transition (D = stop)
+  std::vector<std::int32_t> trajectories; ///< trajectory of each transition, in [0, batch)
+  std::vector<std::int64_t> terminals;    ///< terminal state of each trajectory
+  std::vector<float> gradients;           ///< dLoss/dparameters before clipping, checkpoint layout
+  double logZGradient = 0.0;
+  double loss = 0.0;
+};
+
 /** @brief The cells a part owns: partOf[x] == part. part < 0 means the whole grid. */
 struct PartMembership
 {
@@ -96,6 +111,9 @@ public:
   PartCheckpoint checkpoint() const;
   /** @brief Restores a checkpoint of a trainer built with the same specs; false on mismatch. */
   bool restore(const PartCheckpoint& checkpoint);
+
+  /** @brief Records every following step into `trace` (owned by the caller); nullptr stops. */
+  void setTrace(StepTrace* trace);
 
 private:
   struct Impl;

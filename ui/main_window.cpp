@@ -7,6 +7,7 @@
 #include "ui/log_view.h"
 #include "ui/logging.h"
 #include "ui/plot_exporter.h"
+#include "ui/session_player.h"
 
 #include <QAction>
 #include <QApplication>
@@ -92,6 +93,9 @@ MainWindow::MainWindow(QWidget* parent)
 
   buildMenus();
   buildStatusBar();
+
+  m_player = new SessionPlayer(&m_store, this);
+  connect(m_player, &SessionPlayer::statusChanged, this, &MainWindow::showSessionStatus);
 
   connect(m_panel, &ExperimentPanel::startRequested, this, &MainWindow::startExperiment);
   connect(m_panel, &ExperimentPanel::pauseRequested, this, &MainWindow::pauseExperiment);
@@ -287,16 +291,21 @@ bool MainWindow::openConfig(const QString& path, QString* error)
 
 bool MainWindow::openFile(const QString& path, QString* error)
 {
-  if (path.endsWith(QStringLiteral(".gflowmix"), Qt::CaseInsensitive)) {
-    // TODO(#4): replay through SessionReader once it lands in core/session; the views
-    // already consume only an ExperimentDescription and the Snapshot stream.
+  if (!path.endsWith(QStringLiteral(".gflowmix"), Qt::CaseInsensitive)) {
+    return openConfig(path, error);
+  }
+  if (m_experiment) {
     if (error) {
-      *error = tr("%1: replaying sessions is not available in this build yet").arg(path);
+      *error = tr("%1: stop the running experiment before opening a session").arg(path);
     }
-    qCWarning(lcUi).noquote() << path << ": session replay is not available yet";
     return false;
   }
-  return openConfig(path, error);
+  if (!m_player->open(path, error)) {
+    return false;
+  }
+  setWindowTitle(tr("%1 — gflowmix").arg(QFileInfo(path).fileName()));
+  showSessionStatus(m_player->status());
+  return true;
 }
 
 bool MainWindow::startExperiment()
@@ -310,6 +319,7 @@ bool MainWindow::startExperiment()
     return false;
   }
 
+  m_player->close();
   auto* experiment = new core::Experiment(*spec, this);
   experiment->setThreads(m_panel->threads());
   m_experiment = experiment;
@@ -342,6 +352,15 @@ bool MainWindow::startExperiment()
   experiment->start();
   updateStatus();
   return true;
+}
+
+void MainWindow::showSessionStatus(const QString& status)
+{
+  const bool following = m_player->isFollowing();
+  m_stepLabel->setText(following ? tr("session: following live") : tr("session: %1").arg(status));
+  m_rateLabel->clear();
+  m_etaLabel->clear();
+  m_progress->setValue(status == QLatin1String("completed") ? 1000 : m_progress->value());
 }
 
 void MainWindow::pauseExperiment()

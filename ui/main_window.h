@@ -26,6 +26,7 @@ class CurvesView;
 class DensityView;
 class ExperimentPanel;
 class LogView;
+class SessionPlayer;
 
 /**
  * @brief The workbench window: experiment dock, density views, curves, log and status bar.
@@ -59,6 +60,7 @@ public:
   CurvesView* curvesView() const { return m_curves; }
   ExperimentPanel* panel() const { return m_panel; }
   LogView* logView() const { return m_log; }
+  SessionPlayer* player() const { return m_player; }
 
   /**
    * @brief Writes every figure (PNG, PDF, SVG) and its data (CSV) into a folder: the
@@ -88,11 +90,13 @@ private:
   void onProgress(qint64 done, qint64 total);
   void onFinished(bool completed);
   void onError(const QString& message);
+  void showSessionStatus(const QString& status);
   void restoreSettings();
   void saveSettings();
 
   SnapshotStore m_store;
   QPointer<core::Experiment> m_experiment;
+  SessionPlayer* m_player = nullptr;
   DensityView* m_density = nullptr;
   CurvesView* m_curves = nullptr;
   ExperimentPanel* m_panel = nullptr;

@@ -62,7 +62,14 @@ void SnapshotStore::addSnapshot(gfm::core::SnapshotPtr snapshot)
   point.logZTrue = snapshot->logZTrue;
   point.loss = snapshot->loss;
   point.modesFound = snapshot->modesFound;
-  m_series[run].push_back(point);
+  // A second snapshot of the same step (a replayed session's full copy of a point it first
+  // sent without densities) replaces the point instead of doubling it.
+  std::vector<SeriesPoint>& series = m_series[run];
+  if (!series.empty() && series.back().step == point.step) {
+    series.back() = point;
+  } else {
+    series.push_back(point);
+  }
   m_latest[run] = std::move(snapshot);
   ++m_received;
 

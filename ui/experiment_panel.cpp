@@ -198,6 +198,17 @@ QStringList ExperimentPanel::configDirectories()
   return existing;
 }
 
+void ExperimentPanel::setConfig(const QJsonObject& config, const QString& source)
+{
+  QString parseMessage;
+  const std::optional<core::ExperimentSpec> spec =
+    core::parseExperiment(config, source, &parseMessage);
+  m_config = spec ? spec->json : config;
+  m_path = source;
+  populateFields();
+  revalidate();
+}
+
 bool ExperimentPanel::loadConfig(const QString& path, QString* error)
 {
   QFile file(path);
@@ -319,10 +330,14 @@ void ExperimentPanel::revalidate()
   QString error;
   QLineEdit* culprit = nullptr;
 
-  // Text that is not a number never reaches the parser: its message would name a type,
-  // not the field the user typed into.
+  // Empty fields before any config is loaded are not mistakes: nothing is marked.
   for (const FieldSpec& spec : kFields) {
+    if (m_config.isEmpty()) {
+      break;
+    }
     QLineEdit* edit = m_fields.at(QString::fromLatin1(spec.key));
+    // Text that is not a number never reaches the parser: its message would name a type,
+    // not the field the user typed into.
     bool ok = false;
     const QString text = edit->text().trimmed();
     if (spec.integer) {

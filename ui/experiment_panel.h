@@ -48,6 +48,9 @@ public:
   /** @brief Loads a config file into the form; false with `error` when it cannot be read. */
   bool loadConfig(const QString& path, QString* error = nullptr);
 
+  /** @brief Shows a config that did not come from a file of its own (e.g. a session's). */
+  void setConfig(const QJsonObject& config, const QString& source);
+
   /** @brief The config with the form's edits applied. */
   QJsonObject editedConfig() const;
 

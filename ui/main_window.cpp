@@ -303,6 +303,8 @@ bool MainWindow::openFile(const QString& path, QString* error)
   if (!m_player->open(path, error)) {
     return false;
   }
+  // The session's config fills the panel, so that the same experiment can be run again.
+  m_panel->setConfig(m_player->config(), path);
   setWindowTitle(tr("%1 — gflowmix").arg(QFileInfo(path).fileName()));
   showSessionStatus(m_player->status());
   return true;

@@ -97,6 +97,11 @@ bool SessionPlayer::isOpen() const
   return m_reader != nullptr;
 }
 
+QJsonObject SessionPlayer::config() const
+{
+  return m_reader ? m_reader->config() : QJsonObject();
+}
+
 QString SessionPlayer::status() const
 {
   return m_status;

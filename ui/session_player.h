@@ -2,6 +2,7 @@
 
 #include "ui/experiment_description.h"
 
+#include <QJsonObject>
 #include <QObject>
 #include <QString>
 #include <QTimer>
@@ -45,6 +46,9 @@ public:
   bool isOpen() const;
   /** @brief Whether new snapshots are being polled (the session is still being written). */
   bool isFollowing() const { return m_pollTimer.isActive(); }
+
+  /** @brief The config the session was written with (empty when none is open). */
+  QJsonObject config() const;
 
   /** @brief The session's status name: "running", "completed", "stopped" or "failed". */
   QString status() const;

@@ -24,12 +24,21 @@ class TestExperimentPanel : public QObject
   Q_OBJECT
 
 private slots:
+  void emptyPanelMarksNothing();
   void loadsShippedConfig();
   void refusesInvalidValues_data();
   void refusesInvalidValues();
   void acceptsEditedValues();
   void buttonsFollowState();
 };
+
+void TestExperimentPanel::emptyPanelMarksNothing()
+{
+  ExperimentPanel panel;
+  QVERIFY(!panel.canStart());
+  QVERIFY(!panel.isFieldInvalid(QStringLiteral("env.height")));
+  QVERIFY(!panel.errorText().isEmpty());
+}
 
 void TestExperimentPanel::loadsShippedConfig()
 {

@@ -71,7 +71,7 @@ int main(int argc, char** argv)
   quitAfterOption.setFlags(QCommandLineOption::HiddenFromHelp);
   const QCommandLineOption figuresOption(
     QStringLiteral("export-figures"),
-    QStringLiteral("With --start: when training ends, write the paper figures to DIR and quit."),
+    QStringLiteral("Write the paper figures to DIR and quit (with --start: when training ends)."),
     QStringLiteral("DIR"));
   parser.addOption(startOption);
   parser.addOption(figuresOption);
@@ -105,14 +105,20 @@ int main(int argc, char** argv)
   }
 
   if (parser.isSet(figuresOption)) {
+    // After training with --start; at once for a session or a config that is not started.
     const QString folder = parser.value(figuresOption);
-    QObject::connect(&window, &gfm::ui::MainWindow::experimentEnded, &window, [&window, folder] {
+    const auto exportAndClose = [&window, folder] {
       QString error;
       if (!window.exportFigures(folder, &error)) {
         qCWarning(lcUi).noquote() << error;
       }
       window.close();
-    });
+    };
+    if (window.experiment() || parser.isSet(startOption)) {
+      QObject::connect(&window, &gfm::ui::MainWindow::experimentEnded, &window, exportAndClose);
+    } else {
+      QTimer::singleShot(0, &window, exportAndClose);
+    }
   }
 
   if (parser.isSet(quitAfterOption)) {

@@ -73,7 +73,11 @@ int main(int argc, char** argv)
     QStringLiteral("export-figures"),
     QStringLiteral("Write the paper figures to DIR and quit (with --start: when training ends)."),
     QStringLiteral("DIR"));
+  const QCommandLineOption outOption(QStringLiteral("out"),
+                                     QStringLiteral("Record the training into this session."),
+                                     QStringLiteral("SESSION.gflowmix"));
   parser.addOption(startOption);
+  parser.addOption(outOption);
   parser.addOption(figuresOption);
   parser.addOption(quitAfterOption);
   parser.process(app);
@@ -92,6 +96,10 @@ int main(int argc, char** argv)
 
   gfm::ui::MainWindow window;
   window.show();
+
+  if (parser.isSet(outOption)) {
+    window.panel()->setSessionPath(parser.value(outOption));
+  }
 
   const QStringList files = parser.positionalArguments();
   const QString file = files.isEmpty() ? defaultConfig() : files.first();

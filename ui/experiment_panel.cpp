@@ -2,8 +2,10 @@
 
 #include "ui/logging.h"
 
+#include <QCheckBox>
 #include <QComboBox>
 #include <QCoreApplication>
+#include <QDateTime>
 #include <QDir>
 #include <QFile>
 #include <QFileDialog>
@@ -18,6 +20,7 @@
 #include <QRegularExpression>
 #include <QSpinBox>
 #include <QStandardItemModel>
+#include <QStandardPaths>
 #include <QThread>
 #include <QVBoxLayout>
 
@@ -134,6 +137,29 @@ ExperimentPanel::ExperimentPanel(QWidget* parent)
   m_device->setToolTip(tr("This build's LibTorch is CPU-only"));
   form->addRow(tr("Device"), m_device);
 
+  m_record = new QCheckBox(tr("Record a session"), this);
+  m_record->setToolTip(tr("Write metrics, densities and checkpoints to a .gflowmix file that "
+                          "gflowmix and gflowmix-cli can replay, evaluate and resume"));
+  m_sessionPath = new QLineEdit(this);
+  m_sessionPath->setPlaceholderText(tr("a new dated file in Documents/gflowmix"));
+  m_sessionPath->setEnabled(false);
+  auto* browse = new QPushButton(tr("…"), this);
+  browse->setToolTip(tr("Choose the session file"));
+  browse->setEnabled(false);
+  browse->setMaximumWidth(32);
+  auto* sessionRow = new QHBoxLayout;
+  sessionRow->addWidget(m_sessionPath, 1);
+  sessionRow->addWidget(browse);
+  connect(m_record, &QCheckBox::toggled, m_sessionPath, &QWidget::setEnabled);
+  connect(m_record, &QCheckBox::toggled, browse, &QWidget::setEnabled);
+  connect(browse, &QPushButton::clicked, this, [this] {
+    const QString path = QFileDialog::getSaveFileName(
+      this, tr("Record the session to"), sessionPath(), tr("gflowmix sessions (*.gflowmix)"));
+    if (!path.isEmpty()) {
+      m_sessionPath->setText(path);
+    }
+  });
+
   m_error = new QLabel(this);
   m_error->setWordWrap(true);
   m_error->setStyleSheet(QStringLiteral("color: #b71c1c;"));
@@ -158,6 +184,8 @@ ExperimentPanel::ExperimentPanel(QWidget* parent)
   layout->addLayout(pick);
   layout->addWidget(m_nameLabel);
   layout->addWidget(box);
+  layout->addWidget(m_record);
+  layout->addLayout(sessionRow);
   layout->addWidget(m_error);
   layout->addLayout(buttons);
   layout->addStretch(1);
@@ -320,6 +348,33 @@ void ExperimentPanel::setThreads(int threads)
   m_threads->setValue(threads);
 }
 
+bool ExperimentPanel::recordSession() const
+{
+  return m_record->isChecked();
+}
+
+QString ExperimentPanel::sessionPath() const
+{
+  const QString typed = m_sessionPath->text().trimmed();
+  if (!typed.isEmpty()) {
+    return typed;
+  }
+  const QString folder =
+    QStandardPaths::writableLocation(QStandardPaths::DocumentsLocation) + "/gflowmix";
+  QString name = m_config.value(QStringLiteral("name")).toString();
+  if (name.isEmpty()) {
+    name = QStringLiteral("session");
+  }
+  return QStringLiteral("%1/%2-%3.gflowmix")
+    .arg(folder, name, QDateTime::currentDateTime().toString(QStringLiteral("yyyyMMdd-HHmmss")));
+}
+
+void ExperimentPanel::setSessionPath(const QString& path)
+{
+  m_record->setChecked(true);
+  m_sessionPath->setText(path);
+}
+
 bool ExperimentPanel::canStart() const
 {
   return m_valid && m_state == State::Idle;
@@ -388,6 +443,8 @@ void ExperimentPanel::setState(State state)
     edit->setReadOnly(!editable);
   }
   m_threads->setEnabled(editable);
+  m_record->setEnabled(editable);
+  m_sessionPath->setReadOnly(!editable);
 }
 
 void ExperimentPanel::openFile()

@@ -10,6 +10,7 @@
 #include <map>
 #include <optional>
 
+class QCheckBox;
 class QComboBox;
 class QLabel;
 class QLineEdit;
@@ -67,6 +68,13 @@ public:
   bool isFieldInvalid(const QString& key) const;
 
   int threads() const;
+
+  /** @brief Whether training is recorded into a session file. */
+  bool recordSession() const;
+  /** @brief The session file to record: the one typed, else a new dated file. */
+  QString sessionPath() const;
+  /** @brief Turns recording on into `path` (empty: a new dated file). */
+  void setSessionPath(const QString& path);
   QString configPath() const { return m_path; }
   bool canStart() const;
 
@@ -95,6 +103,8 @@ private:
   std::map<QString, QLineEdit*> m_fields;
   QSpinBox* m_threads = nullptr;
   QComboBox* m_device = nullptr;
+  QCheckBox* m_record = nullptr;
+  QLineEdit* m_sessionPath = nullptr;
   QLabel* m_error = nullptr;
   QPushButton* m_start = nullptr;
   QPushButton* m_pause = nullptr;

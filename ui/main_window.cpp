@@ -1,6 +1,8 @@
 #include "ui/main_window.h"
 
 #include "core/run/experiment.h"
+#include "core/session/session_recorder.h"
+#include "core/session/session_writer.h"
 #include "ui/curves_view.h"
 #include "ui/density_view.h"
 #include "ui/experiment_panel.h"
@@ -122,6 +124,7 @@ MainWindow::~MainWindow()
     m_experiment->wait(kStopTimeoutMs);
     delete m_experiment;
   }
+  closeRecording();
 }
 
 core::Experiment* MainWindow::experiment() const
@@ -339,6 +342,11 @@ bool MainWindow::startExperiment()
   connect(
     experiment, &core::Experiment::errorOccurred, this, &MainWindow::onError, Qt::QueuedConnection);
 
+  if (m_panel->recordSession() && !startRecording(experiment)) {
+    delete experiment;
+    return false;
+  }
+
   m_store.reset(ExperimentDescription::fromExperiment(*experiment));
   m_done = 0;
   m_total = experiment->stepsTotal();
@@ -363,6 +371,49 @@ void MainWindow::showSessionStatus(const QString& status)
   m_rateLabel->clear();
   m_etaLabel->clear();
   m_progress->setValue(status == QLatin1String("completed") ? 1000 : m_progress->value());
+}
+
+bool MainWindow::startRecording(core::Experiment* experiment)
+{
+  const QString path = m_panel->sessionPath();
+  QDir().mkpath(QFileInfo(path).absolutePath());
+  auto* writer = new core::SessionWriter(this);
+  QString error;
+  if (!writer->open(path, experiment->spec().json, &error)) {
+    delete writer;
+    qCWarning(lcUi).noquote() << "cannot record the session:" << error;
+    QMessageBox::warning(this, tr("Cannot record the session"), error);
+    return false;
+  }
+
+  // The writer appends on its own thread; the recorder closes it once the experiment ends.
+  m_writer = writer;
+  core::SessionRecorder* recorder = core::SessionRecorder::attach(experiment, writer);
+  connect(recorder, &core::SessionRecorder::closed, this, [this, writer, path](bool ok) {
+    if (m_writer == writer) {
+      m_writer = nullptr;
+    }
+    writer->deleteLater();
+    statusBar()->showMessage(ok ? tr("Session saved to %1").arg(path)
+                                : tr("Session %1 is incomplete: a write failed").arg(path),
+                             10000);
+    emit sessionClosed(path, ok);
+  });
+  qCInfo(lcUi).noquote() << "recording the session to" << path;
+  return true;
+}
+
+void MainWindow::closeRecording()
+{
+  if (!m_writer) {
+    return;
+  }
+  // Closing marks a session that is still running as stopped and flushes it (blocking).
+  const QString path = m_writer->path();
+  const bool ok = m_writer->close();
+  delete m_writer;
+  m_writer = nullptr;
+  emit sessionClosed(path, ok);
 }
 
 void MainWindow::pauseExperiment()
@@ -462,6 +513,7 @@ void MainWindow::closeEvent(QCloseEvent* event)
     }
     delete m_experiment;
   }
+  closeRecording();
   event->accept();
 }
 

@@ -18,6 +18,7 @@ class QProgressBar;
 
 namespace gfm::core {
 class Experiment;
+class SessionWriter;
 }
 
 namespace gfm::ui {
@@ -76,6 +77,8 @@ public slots:
 signals:
   /** The experiment ended (completed or stopped) and was released. */
   void experimentEnded(bool completed);
+  /** The recorded session was closed; `ok` is false when a write failed. */
+  void sessionClosed(const QString& path, bool ok);
 
 protected:
   void closeEvent(QCloseEvent* event) override;
@@ -90,6 +93,8 @@ private:
   void onProgress(qint64 done, qint64 total);
   void onFinished(bool completed);
   void onError(const QString& message);
+  bool startRecording(core::Experiment* experiment);
+  void closeRecording();
   void showSessionStatus(const QString& status);
   void restoreSettings();
   void saveSettings();
@@ -97,6 +102,7 @@ private:
   SnapshotStore m_store;
   QPointer<core::Experiment> m_experiment;
   SessionPlayer* m_player = nullptr;
+  core::SessionWriter* m_writer = nullptr; ///< while a session is being recorded
   DensityView* m_density = nullptr;
   CurvesView* m_curves = nullptr;
   ExperimentPanel* m_panel = nullptr;

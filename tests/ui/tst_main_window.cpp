@@ -5,6 +5,8 @@
 #include "ui/density_view.h"
 #include "ui/experiment_panel.h"
 #include "ui/plot_exporter.h"
+#include "ui/session_player.h"
+#include "ui/snapshot_store.h"
 
 #include <QDir>
 #include <QElapsedTimer>
@@ -53,6 +55,7 @@ private slots:
   void pauseStopsProgressWithinAChunk();
   void closingDuringTrainingExitsQuickly();
   void exportsPaperFigures();
+  void recordsASessionThatReplays();
 
 private:
   QString m_configPath;
@@ -168,6 +171,34 @@ void TestMainWindow::exportsPaperFigures()
   }
   QCOMPARE(QImage(dir.filePath(QStringLiteral("l1.png"))).size(),
            gfm::ui::PlotExporter::kFigureSize);
+}
+
+void TestMainWindow::recordsASessionThatReplays()
+{
+  const QString path = m_dir.filePath(QStringLiteral("recorded.gflowmix"));
+  {
+    MainWindow window;
+    QVERIFY(window.openConfig(m_configPath));
+    window.panel()->setThreads(1);
+    window.panel()->setSessionPath(path);
+    QSignalSpy closed(&window, &MainWindow::sessionClosed);
+    QVERIFY(window.startExperiment());
+    QTRY_VERIFY_WITH_TIMEOUT(window.store()->received() >= 4, 30000);
+    window.stopExperiment();
+    QVERIFY(closed.wait(10000));
+    QCOMPARE(closed.first().at(0).toString(), path);
+    QVERIFY(closed.first().at(1).toBool());
+  }
+
+  gfm::ui::SnapshotStore store;
+  gfm::ui::SessionPlayer player(&store);
+  QString error;
+  QVERIFY2(player.open(path, &error), qPrintable(error));
+  QCOMPARE(player.status(), QStringLiteral("stopped"));
+  QCOMPARE(store.description().runs.size(), std::size_t(2));
+  QVERIFY(store.series(0).size() >= 2);
+  QVERIFY(store.latest(1));
+  QCOMPARE(store.latest(1)->density.size(), std::size_t(64));
 }
 
 QTEST_MAIN(TestMainWindow)

@@ -42,6 +42,20 @@ QCustomPlot* makePlot(QWidget* parent,
   return plot;
 }
 
+/** Moves a plot's legend into a row of its own under the title, laid out horizontally. */
+void placeLegendUnderTitle(QCustomPlot* plot)
+{
+  plot->axisRect()->insetLayout()->take(plot->legend);
+  plot->plotLayout()->insertRow(1);
+  plot->plotLayout()->addElement(1, 0, plot->legend);
+  plot->plotLayout()->setRowStretchFactor(1, 0.001);
+  plot->legend->setFillOrder(QCPLegend::foColumnsFirst);
+  plot->legend->setBorderPen(Qt::NoPen);
+  plot->legend->setBrush(Qt::NoBrush);
+  plot->legend->setMargins(QMargins(0, 0, 0, 0));
+  plot->legend->setVisible(true);
+}
+
 void setLogAxis(QCPAxis* axis)
 {
   axis->setScaleType(QCPAxis::stLogarithmic);
@@ -103,13 +117,9 @@ CurvesView::CurvesView(SnapshotStore* store, QWidget* parent)
                         tr("Mean trajectory-balance loss (log Z + Σ log P_F − log R − "
                            "Σ log P_B)² over the last chunk, averaged over the parts."));
 
-  // Legends sit where the curves are not: L1 falls from the top left, log Z rises to the
-  // top right.
-  m_l1Plot->legend->setVisible(true);
-  m_l1Plot->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignBottom | Qt::AlignLeft);
-  m_logZPlot->legend->setVisible(true);
-  m_logZPlot->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignBottom | Qt::AlignRight);
-  m_partsPlot->legend->setVisible(true);
+  // Curves cross every corner of the plot during training: legends go under the titles.
+  placeLegendUnderTitle(m_l1Plot);
+  placeLegendUnderTitle(m_logZPlot);
   setLogAxis(m_lossPlot->yAxis);
   setLogAxis(m_partsPlot->yAxis);
   m_partsPlot->xAxis->setLabel(tr("part"));
@@ -132,14 +142,7 @@ CurvesView::CurvesView(SnapshotStore* store, QWidget* parent)
   m_trueBars->setBrush(QColor("#9a9a9a"));
   m_trueBars->setWidth(0.38);
   m_trueBars->setBarsGroup(group);
-  // Bars fill the plot from the bottom: the legend goes in a row of its own, under the title.
-  m_partsPlot->axisRect()->insetLayout()->take(m_partsPlot->legend);
-  m_partsPlot->plotLayout()->insertRow(1);
-  m_partsPlot->plotLayout()->addElement(1, 0, m_partsPlot->legend);
-  m_partsPlot->plotLayout()->setRowStretchFactor(1, 0.001);
-  m_partsPlot->legend->setFillOrder(QCPLegend::foColumnsFirst);
-  m_partsPlot->legend->setBorderPen(Qt::NoPen);
-  m_partsPlot->legend->setMargins(QMargins(0, 0, 0, 0));
+  placeLegendUnderTitle(m_partsPlot);
   applyScreenStyle(m_partsPlot);
 
   m_timeBox = new QComboBox(this);
@@ -322,7 +325,6 @@ void CurvesView::rebuild()
 
 void CurvesView::refresh()
 {
-  const ExperimentDescription& description = m_store->description();
   const bool wall = m_timeAxis == TimeAxis::WallSeconds;
   double trueLogZ = std::numeric_limits<double>::quiet_NaN();
   double maxL1 = 0.0;
@@ -356,9 +358,8 @@ void CurvesView::refresh()
       lastKey = std::max(lastKey, (graph->data()->constEnd() - 1)->key);
     }
   }
-  if (!wall) {
-    lastKey = std::max(lastKey, static_cast<double>(description.stepsPerPart));
-  }
+  // The axes follow the data (not the planned step count), so early curves are readable.
+  lastKey *= 1.02;
   if (std::isfinite(trueLogZ)) {
     m_trueLogZ->setData({ 0.0, lastKey }, { trueLogZ, trueLogZ }, true);
   } else {

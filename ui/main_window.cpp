@@ -64,6 +64,9 @@ MainWindow::MainWindow(QWidget* parent)
   qRegisterMetaType<gfm::core::SnapshotPtr>();
   setWindowTitle(tr("gflowmix"));
   setDockOptions(QMainWindow::AnimatedDocks | QMainWindow::AllowTabbedDocks);
+  // The experiment panel runs the full height on the left, so that its form does not set
+  // how tall the density maps must be; the curves sit under the maps only.
+  setCorner(Qt::BottomLeftCorner, Qt::LeftDockWidgetArea);
 
   m_density = new DensityView(&m_store, this);
   setCentralWidget(m_density);
@@ -112,8 +115,6 @@ MainWindow::MainWindow(QWidget* parent)
   m_clock.start();
 
   resize(1500, 940);
-  resizeDocks({ m_panelDock }, { 300 }, Qt::Horizontal);
-  resizeDocks({ m_curvesDock }, { 440 }, Qt::Vertical);
   restoreSettings();
 }
 
@@ -521,7 +522,14 @@ void MainWindow::restoreSettings()
 {
   QSettings s = settings();
   restoreGeometry(s.value(QStringLiteral("window/geometry")).toByteArray());
-  restoreState(s.value(QStringLiteral("window/state")).toByteArray());
+  if (!restoreState(s.value(QStringLiteral("window/state")).toByteArray())) {
+    // First start: docks can only be sized once the window is laid out. The curves get
+    // about half the height; the density maps are square and gain little from more.
+    QTimer::singleShot(0, this, [this] {
+      resizeDocks({ m_panelDock }, { 300 }, Qt::Horizontal);
+      resizeDocks({ m_curvesDock }, { height() / 2 }, Qt::Vertical);
+    });
+  }
   // Log by default: on the hard grid the background is 4 decades below the modes.
   m_density->setLogScale(s.value(QStringLiteral("density/log"), true).toBool());
   if (s.contains(QStringLiteral("experiment/threads"))) {

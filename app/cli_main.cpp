@@ -1,10 +1,13 @@
 // gflowmix-cli: the headless front end for scripts and clusters (DESIGN §5).
 #include "app/cli/cli.h"
 
+#include "core/util/blas_threads.h"
+
 #include <QCoreApplication>
 #include <QLoggingCategory>
 
 #include <cstdio>
+#include <cstring>
 #include <functional>
 #include <map>
 
@@ -28,6 +31,11 @@ Exit status: 0 success, 1 failure at run time, 2 bad input.
 
 int main(int argc, char** argv)
 {
+  // Commands that train want OpenBLAS single-threaded from the start (one BLAS thread per
+  // worker); the others need not pay for a re-execution.
+  if (argc > 1 && (std::strcmp(argv[1], "train") == 0 || std::strcmp(argv[1], "bench") == 0)) {
+    gfm::core::ensureSingleThreadedBlas(argv);
+  }
   QCoreApplication app(argc, argv);
   QCoreApplication::setApplicationName(QStringLiteral("gflowmix-cli"));
   QCoreApplication::setApplicationVersion(QStringLiteral(GFLOWMIX_VERSION));

@@ -89,7 +89,7 @@ int main(int argc, char** argv)
     QObject::connect(&app, &QCoreApplication::aboutToQuit, &probe, [&probe] {
       if (probe.isActive()) {
         probe.stop();
-        qCInfo(lcUi).noquote() << probe.report();
+        qCInfo(gfm::ui::lcUi).noquote() << probe.report();
       }
     });
   }
@@ -106,7 +106,7 @@ int main(int argc, char** argv)
   if (!file.isEmpty()) {
     QString error;
     if (!window.openFile(file, &error)) {
-      qCWarning(lcUi).noquote() << error;
+      qCWarning(gfm::ui::lcUi).noquote() << error;
     } else if (parser.isSet(startOption)) {
       QTimer::singleShot(0, &window, [&window] { window.startExperiment(); });
     }
@@ -118,7 +118,7 @@ int main(int argc, char** argv)
     const auto exportAndClose = [&window, folder] {
       QString error;
       if (!window.exportFigures(folder, &error)) {
-        qCWarning(lcUi).noquote() << error;
+        qCWarning(gfm::ui::lcUi).noquote() << error;
       }
       window.close();
     };
@@ -135,7 +135,7 @@ int main(int argc, char** argv)
       // Reported before closing: stopping the workers is not part of the measurement.
       if (probe.isActive()) {
         probe.stop();
-        qCInfo(lcUi).noquote() << probe.report();
+        qCInfo(gfm::ui::lcUi).noquote() << probe.report();
       }
       window.close();
     });

@@ -4,12 +4,16 @@
 #include "core/util/blas_threads.h"
 
 #include <QCoreApplication>
+#ifdef GFLOWMIX_WITH_GUI
+#include <QApplication>
+#endif
 #include <QLoggingCategory>
 
 #include <cstdio>
 #include <cstring>
 #include <functional>
 #include <map>
+#include <memory>
 
 namespace {
 
@@ -23,6 +27,7 @@ constexpr const char* kUsage = R"(usage: gflowmix-cli COMMAND [ARGS]
   density SESSION [--run NAME] [--part I] [--step S] [--out FILE.csv]
   partition CONFIG.json [--set ...] [--out FILE.csv]  part of every cell, per run
   bench CONFIG.json [--set ...] [--steps N] [--threads N] [--run NAME] [--json]
+  export SESSION --figure NAME|all --out FILE.png|pdf|svg|csv (or FOLDER for all)
 
 Exit status: 0 success, 1 failure at run time, 2 bad input.
 )";
@@ -36,7 +41,20 @@ int main(int argc, char** argv)
   if (argc > 1 && (std::strcmp(argv[1], "train") == 0 || std::strcmp(argv[1], "bench") == 0)) {
     gfm::core::ensureSingleThreadedBlas(argv);
   }
-  QCoreApplication app(argc, argv);
+  // export draws with the workbench's widgets (offscreen without a display); the rest is
+  // headless.
+#ifdef GFLOWMIX_WITH_GUI
+  const bool drawing = argc > 1 && std::strcmp(argv[1], "export") == 0;
+  if (drawing && qEnvironmentVariableIsEmpty("DISPLAY") &&
+      qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM")) {
+    qputenv("QT_QPA_PLATFORM", "offscreen");
+  }
+  std::unique_ptr<QCoreApplication> app = drawing
+                                            ? std::make_unique<QApplication>(argc, argv)
+                                            : std::make_unique<QCoreApplication>(argc, argv);
+#else
+  auto app = std::make_unique<QCoreApplication>(argc, argv);
+#endif
   QCoreApplication::setApplicationName(QStringLiteral("gflowmix-cli"));
   QCoreApplication::setApplicationVersion(QStringLiteral(GFLOWMIX_VERSION));
 
@@ -62,6 +80,9 @@ int main(int argc, char** argv)
     { QStringLiteral("eval"), gfm::cli::evalCommand },
     { QStringLiteral("sample"), gfm::cli::sampleCommand },
     { QStringLiteral("density"), gfm::cli::densityCommand },
+#ifdef GFLOWMIX_WITH_GUI
+    { QStringLiteral("export"), gfm::cli::exportCommand },
+#endif
   };
   const QString command = args.takeFirst();
   const auto it = commands.find(command);

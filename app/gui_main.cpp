@@ -1,5 +1,6 @@
 // The `gflowmix` workbench: a window that trains a mixture of GFlowNets and shows it learning.
 
+#include "core/util/blas_threads.h"
 #include "ui/experiment_panel.h"
 #include "ui/latency_probe.h"
 #include "ui/log_view.h"
@@ -43,6 +44,7 @@ QString defaultConfig()
 
 int main(int argc, char** argv)
 {
+  gfm::core::ensureSingleThreadedBlas(argv); // one BLAS thread per training worker
   QApplication app(argc, argv);
   QApplication::setOrganizationName(QStringLiteral("gflowmix"));
   QApplication::setApplicationName(QStringLiteral("gflowmix"));

@@ -32,6 +32,21 @@ public:
   void setCells(int cells) { m_cells = cells; }
 
 protected:
+  /** Whole cells only: 1, 2, 5, 10, 20, 50, … */
+  double getTickStep(const QCPRange& range) override
+  {
+    const double wanted = QCPAxisTicker::getTickStep(range);
+    double step = 1.0;
+    for (double decade = 1.0; step < wanted; decade *= 10.0) {
+      for (double m : { 1.0, 2.0, 5.0 }) {
+        if (step < wanted) {
+          step = m * decade;
+        }
+      }
+    }
+    return step;
+  }
+
   QVector<double> createTickVector(double tickStep, const QCPRange& range) override
   {
     QVector<double> ticks = QCPAxisTicker::createTickVector(std::max(1.0, tickStep), range);
@@ -587,8 +602,10 @@ void DensityView::fitSquareCells()
     const double pixelsPerCell = std::min(rect->width() / kx, rect->height() / ky);
     const double spanX = rect->width() / pixelsPerCell;
     const double spanY = rect->height() / pixelsPerCell;
-    map->keyAxis()->setRange(QCPRange((kx - 1) / 2 - spanX / 2, (kx - 1) / 2 + spanX / 2));
-    map->valueAxis()->setRange(QCPRange((ky - 1) / 2 - spanY / 2, (ky - 1) / 2 + spanY / 2));
+    // The map sits on its axes; the slack that keeps cells square goes right and up, so the
+    // tick labels stay next to the cells.
+    map->keyAxis()->setRange(QCPRange(-0.5, -0.5 + spanX));
+    map->valueAxis()->setRange(QCPRange(-0.5, -0.5 + spanY));
   }
 }
 

@@ -243,6 +243,43 @@ void MainWindow::exportPlotInteractive(QCustomPlot* plot, const QString& title)
   }
 }
 
+std::vector<std::pair<QCustomPlot*, QString>> MainWindow::figures() const
+{
+  std::vector<std::pair<QCustomPlot*, QString>> all = { { m_density->plot(),
+                                                          QStringLiteral("densities") } };
+  for (QCustomPlot* plot : m_curves->plots()) {
+    all.emplace_back(plot, plot->objectName());
+  }
+  return all;
+}
+
+QStringList MainWindow::figureNames() const
+{
+  QStringList names;
+  for (const auto& figure : figures()) {
+    names << figure.second;
+  }
+  return names;
+}
+
+bool MainWindow::exportFigure(const QString& name, const QString& path, QString* error)
+{
+  for (const auto& [plot, figureName] : figures()) {
+    if (figureName != name) {
+      continue;
+    }
+    if (path.endsWith(QLatin1String(".csv"), Qt::CaseInsensitive)) {
+      return PlotExporter::writeText(path, PlotExporter::plotCsv(plot), error);
+    }
+    return PlotExporter::exportPlot(plot, path, PlotExporter::figureSize(plot), error);
+  }
+  if (error) {
+    *error = tr("no figure named \"%1\" (figures: %2)")
+               .arg(name, figureNames().join(QStringLiteral(", ")));
+  }
+  return false;
+}
+
 bool MainWindow::exportFigures(const QString& folder, QString* error)
 {
   if (!QDir().mkpath(folder)) {
@@ -253,21 +290,11 @@ bool MainWindow::exportFigures(const QString& folder, QString* error)
   }
 
   const QDir dir(folder);
-  std::vector<std::pair<QCustomPlot*, QString>> figures = { { m_density->plot(),
-                                                              QStringLiteral("densities") } };
-  for (QCustomPlot* plot : m_curves->plots()) {
-    figures.emplace_back(plot, plot->objectName());
-  }
-  for (const auto& [plot, name] : figures) {
-    for (const char* suffix : { "png", "pdf", "svg" }) {
-      const QString path = dir.filePath(QStringLiteral("%1.%2").arg(name, suffix));
-      if (!PlotExporter::exportPlot(plot, path, PlotExporter::figureSize(plot), error)) {
+  for (const QString& name : figureNames()) {
+    for (const char* suffix : { "png", "pdf", "svg", "csv" }) {
+      if (!exportFigure(name, dir.filePath(QStringLiteral("%1.%2").arg(name, suffix)), error)) {
         return false;
       }
-    }
-    if (!PlotExporter::writeText(
-          dir.filePath(name + QStringLiteral(".csv")), PlotExporter::plotCsv(plot), error)) {
-      return false;
     }
   }
   qCInfo(lcUi).noquote() << "figures written to" << folder;

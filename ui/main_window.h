@@ -69,6 +69,15 @@ public:
    */
   bool exportFigures(const QString& folder, QString* error = nullptr);
 
+  /** @brief Names of the figures exportFigure() knows: densities, then the curves. */
+  QStringList figureNames() const;
+
+  /**
+   * @brief Writes one figure to `path`: .png, .pdf or .svg in the publication style, or .csv
+   * for its data. False with `error` naming the figure or the file on failure.
+   */
+  bool exportFigure(const QString& name, const QString& path, QString* error = nullptr);
+
 public slots:
   void pauseExperiment();
   void resumeExperiment();
@@ -84,6 +93,7 @@ protected:
   void closeEvent(QCloseEvent* event) override;
 
 private:
+  std::vector<std::pair<QCustomPlot*, QString>> figures() const;
   void buildMenus();
   void buildStatusBar();
   void attachExportMenu(QCustomPlot* plot, const QString& title);

@@ -97,6 +97,9 @@ bool PlotExporter::exportPlot(QCustomPlot* plot, const QString& path, QSize size
   // Restyle, draw off-screen at the fixed size, then give the plot back its screen look.
   // Fonts and pens are the only state touched, so the screen style restores it exactly.
   applyPublicationStyle(plot);
+  // A first, discarded rendering at the export size lets ranges that follow the layout (the
+  // density maps keep square cells) settle before the ticks of the real one are computed.
+  plot->toPixmap(size.width(), size.height(), 1.0);
   bool ok = false;
   if (suffix == QLatin1String("png")) {
     ok = plot->savePng(path, size.width(), size.height(), 1.0);

@@ -60,5 +60,7 @@ int partitionCommand(const QStringList& args);
 int evalCommand(const QStringList& args);
 int sampleCommand(const QStringList& args);
 int densityCommand(const QStringList& args);
+/** @brief Needs a QApplication; only in builds with the GUI. */
+int exportCommand(const QStringList& args);
 
 } // namespace gfm::cli

@@ -8,6 +8,10 @@
 
 #include <QMetaType>
 
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -28,6 +32,9 @@ constexpr int kChunkSteps = 20;
 
 // Progress signals are throttled to this interval (ms) so that queues never fill up.
 constexpr std::int64_t kProgressIntervalMs = 100;
+
+// Niceness of worker threads relative to the process (Linux schedules threads one by one).
+constexpr int kWorkerNice = 5;
 
 using Clock = std::chrono::steady_clock;
 
@@ -311,6 +318,8 @@ void Experiment::Impl::report(Unit& unit)
 
 void Experiment::Impl::work(std::vector<Unit*> mine)
 {
+  // Workers yield to the thread that draws: a busy machine must not make the GUI stutter.
+  setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), kWorkerNice);
   try {
     configureNumericsForWorkers();
     for (Unit* unit : mine) {

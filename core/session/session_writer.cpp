@@ -63,6 +63,15 @@ struct WriterContext
   QSqlQuery run;
   QSqlQuery array;
   bool keepAllCheckpoints = false;
+
+  /** Releases every prepared statement (SQLite changes journal mode only without them). */
+  void finalise()
+  {
+    for (QSqlQuery* q : { &meta, &metrics, &clearParts, &clearDensities, &partMetrics, &density,
+                          &checkpoint, &pruneCheckpoints, &run, &array }) {
+      *q = QSqlQuery();
+    }
+  }
 };
 
 /** One queued item: writes its rows inside the batch's transaction. */
@@ -515,6 +524,10 @@ void SessionWriter::Impl::threadMain()
 
   if (ok) {
     loop(*c);
+    // A finished session becomes one self-contained file. When a reader still has it open
+    // the switch fails harmlessly and the file stays in WAL mode.
+    c->finalise();
+    QSqlQuery(c->db).exec(QStringLiteral("PRAGMA journal_mode=DELETE"));
   }
   c->db.close();
   c.reset(); // statements and the handle go before the connection is removed

@@ -291,6 +291,8 @@ void CurvesView::rebuild()
       QCPGraph* graph = plot->addGraph();
       graph->setName(seeded ? run.group : run.name);
       graph->setPen(pen);
+      // A dot at every evaluation: the first point of a curve is visible before it is a line.
+      graph->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssDisc, seeded ? 2.5 : 4.0));
       // One legend entry per group; the band stands for its seeds in the L1 plot.
       const bool legend = !named[static_cast<std::size_t>(g)] && !(seeded && plot == m_l1Plot);
       if (!legend) {

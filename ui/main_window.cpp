@@ -10,6 +10,7 @@
 #include "ui/logging.h"
 #include "ui/plot_exporter.h"
 #include "ui/session_player.h"
+#include "ui/timeline_bar.h"
 
 #include <QAction>
 #include <QApplication>
@@ -25,6 +26,7 @@
 #include <QProgressBar>
 #include <QSettings>
 #include <QStatusBar>
+#include <QVBoxLayout>
 
 #include <qcustomplot.h>
 
@@ -68,8 +70,17 @@ MainWindow::MainWindow(QWidget* parent)
   // how tall the density maps must be; the curves sit under the maps only.
   setCorner(Qt::BottomLeftCorner, Qt::LeftDockWidgetArea);
 
-  m_density = new DensityView(&m_store, this);
-  setCentralWidget(m_density);
+  // The maps, with the replay timeline under them while a session is open.
+  auto* central = new QWidget(this);
+  auto* centralLayout = new QVBoxLayout(central);
+  centralLayout->setContentsMargins(0, 0, 0, 0);
+  centralLayout->setSpacing(0);
+  m_density = new DensityView(&m_store, central);
+  m_timeline = new TimelineBar(central);
+  m_timeline->hide();
+  centralLayout->addWidget(m_density, 1);
+  centralLayout->addWidget(m_timeline);
+  setCentralWidget(central);
 
   m_panel = new ExperimentPanel(this);
   m_panelDock = new QDockWidget(tr("Experiment"), this);
@@ -101,6 +112,16 @@ MainWindow::MainWindow(QWidget* parent)
 
   m_player = new SessionPlayer(&m_store, this);
   connect(m_player, &SessionPlayer::statusChanged, this, &MainWindow::showSessionStatus);
+  connect(m_timeline, &TimelineBar::stepChosen, m_player, &SessionPlayer::seek);
+  connect(m_player, &SessionPlayer::stepsChanged, this, [this] {
+    // New snapshots of a live session: the bar follows them when it is at the end; a bar
+    // scrubbed back keeps showing its step.
+    const bool following = m_timeline->atEnd();
+    m_timeline->setSteps(m_player->steps());
+    if (!following) {
+      m_player->seek(m_timeline->currentStep());
+    }
+  });
 
   connect(m_panel, &ExperimentPanel::startRequested, this, &MainWindow::startExperiment);
   connect(m_panel, &ExperimentPanel::pauseRequested, this, &MainWindow::pauseExperiment);
@@ -334,6 +355,8 @@ bool MainWindow::openFile(const QString& path, QString* error)
   if (!m_player->open(path, error)) {
     return false;
   }
+  m_timeline->setSteps(m_player->steps());
+  m_timeline->show();
   // The session's config fills the panel, so that the same experiment can be run again.
   m_panel->setConfig(m_player->config(), path);
   setWindowTitle(tr("%1 — gflowmix").arg(QFileInfo(path).fileName()));
@@ -353,6 +376,8 @@ bool MainWindow::startExperiment()
   }
 
   m_player->close();
+  m_timeline->pause();
+  m_timeline->hide();
   auto* experiment = new core::Experiment(*spec, this);
   experiment->setThreads(m_panel->threads());
   m_experiment = experiment;

@@ -24,6 +24,7 @@ class SessionWriter;
 namespace gfm::ui {
 
 class CurvesView;
+class TimelineBar;
 class DensityView;
 class ExperimentPanel;
 class LogView;
@@ -114,6 +115,7 @@ private:
   SessionPlayer* m_player = nullptr;
   core::SessionWriter* m_writer = nullptr; ///< while a session is being recorded
   DensityView* m_density = nullptr;
+  TimelineBar* m_timeline = nullptr;
   CurvesView* m_curves = nullptr;
   ExperimentPanel* m_panel = nullptr;
   LogView* m_log = nullptr;

@@ -107,14 +107,52 @@ QString SessionPlayer::status() const
   return m_status;
 }
 
+std::vector<std::int64_t> SessionPlayer::steps() const
+{
+  std::vector<std::int64_t> all;
+  if (!m_reader) {
+    return all;
+  }
+  for (std::size_t run = 0; run < m_reader->runs().size(); ++run) {
+    const std::vector<std::int64_t> mine = m_reader->steps(static_cast<int>(run));
+    all.insert(all.end(), mine.begin(), mine.end());
+  }
+  std::sort(all.begin(), all.end());
+  all.erase(std::unique(all.begin(), all.end()), all.end());
+  return all;
+}
+
+void SessionPlayer::seek(std::int64_t step)
+{
+  if (!m_reader) {
+    return;
+  }
+  for (std::size_t run = 0; run < m_reader->runs().size(); ++run) {
+    const std::vector<std::int64_t> mine = m_reader->steps(static_cast<int>(run));
+    if (mine.empty()) {
+      continue;
+    }
+    // The run's last evaluation at or before the step (runs may evaluate at other steps).
+    auto it = std::upper_bound(mine.begin(), mine.end(), step);
+    const std::int64_t shown = it == mine.begin() ? mine.front() : *std::prev(it);
+    if (core::SnapshotPtr snapshot = m_reader->snapshot(static_cast<int>(run), shown)) {
+      m_store->showSnapshot(snapshot);
+    }
+  }
+}
+
 void SessionPlayer::poll()
 {
   if (!m_reader) {
     return;
   }
   m_reader->refresh();
-  for (const core::SnapshotPtr& snapshot : m_reader->poll(true)) {
+  const std::vector<core::SnapshotPtr> fresh = m_reader->poll(true);
+  for (const core::SnapshotPtr& snapshot : fresh) {
     m_store->addSnapshot(snapshot);
+  }
+  if (!fresh.empty()) {
+    emit stepsChanged();
   }
 
   const QString status = core::sessionStatusName(m_reader->status());

@@ -7,8 +7,10 @@
 #include <QString>
 #include <QTimer>
 
+#include <cstdint>
 #include <memory>
 #include <optional>
+#include <vector>
 
 namespace gfm::core {
 class SessionReader;
@@ -47,6 +49,15 @@ public:
   /** @brief Whether new snapshots are being polled (the session is still being written). */
   bool isFollowing() const { return m_pollTimer.isActive(); }
 
+  /** @brief Every evaluation step any run of the session has, ascending. */
+  std::vector<std::int64_t> steps() const;
+
+  /**
+   * @brief Shows each run as it was at `step`: its last snapshot at or before it (densities
+   * included). The curves keep the whole series.
+   */
+  void seek(std::int64_t step);
+
   /** @brief The config the session was written with (empty when none is open). */
   QJsonObject config() const;
 
@@ -62,6 +73,9 @@ public slots:
   void poll();
 
 signals:
+  /** Snapshots arrived while following: steps() grew. */
+  void stepsChanged();
+
   /** The session's status changed (e.g. its writer completed it). */
   void statusChanged(const QString& status);
 

@@ -80,6 +80,17 @@ void SnapshotStore::addSnapshot(gfm::core::SnapshotPtr snapshot)
   }
 }
 
+void SnapshotStore::showSnapshot(gfm::core::SnapshotPtr snapshot)
+{
+  if (!snapshot || snapshot->run < 0 || snapshot->run >= static_cast<int>(m_latest.size())) {
+    return;
+  }
+  m_latest[static_cast<std::size_t>(snapshot->run)] = std::move(snapshot);
+  if (!m_redrawTimer.isActive()) {
+    m_redrawTimer.start();
+  }
+}
+
 } // namespace gfm::ui
 
 #include "moc_snapshot_store.cpp"

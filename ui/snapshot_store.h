@@ -62,6 +62,12 @@ public slots:
   /** @brief Stores a snapshot and schedules a redraw. */
   void addSnapshot(gfm::core::SnapshotPtr snapshot);
 
+  /**
+   * @brief Shows an earlier snapshot of a run (replay scrubbing): it becomes the run's
+   * latest() for the views, and the curves' series is left as it is.
+   */
+  void showSnapshot(gfm::core::SnapshotPtr snapshot);
+
 signals:
   /** The description changed: views rebuild their selectors and plottables. */
   void descriptionChanged();

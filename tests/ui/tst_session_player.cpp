@@ -7,8 +7,10 @@
 #include "ui/snapshot_store.h"
 
 #include <QJsonDocument>
+
 #include <QTemporaryDir>
 #include <QTest>
+#include <map>
 
 using gfm::ui::SessionPlayer;
 using gfm::ui::SnapshotStore;
@@ -47,6 +49,7 @@ private slots:
   void initTestCase();
   void replaysASession();
   void followsASessionBeingWritten();
+  void seeksToEarlierSteps();
   void refusesAMissingFile();
 
 private:
@@ -146,6 +149,42 @@ void TestSessionPlayer::followsASessionBeingWritten()
   QCOMPARE(player.status(), QStringLiteral("stopped"));
   QVERIFY(!player.isFollowing());
   QVERIFY(writer.close());
+}
+
+void TestSessionPlayer::seeksToEarlierSteps()
+{
+  // Run 0 is evaluated every 20 steps, run 1 only at 0 and 40.
+  const QString path = m_dir.filePath(QStringLiteral("seek.gflowmix"));
+  std::map<std::int64_t, core::SnapshotPtr> written;
+  {
+    core::SessionWriter writer;
+    QVERIFY(openWriter(writer, path));
+    for (int step = 0; step <= 60; step += 20) {
+      written[step] = fx::snapshot(m_description, 0, step, 1.5 - step / 100.0);
+      writer.appendSnapshot(written[step]);
+    }
+    writer.appendSnapshot(fx::snapshot(m_description, 1, 0, 1.9));
+    writer.appendSnapshot(fx::snapshot(m_description, 1, 40, 0.7));
+    writer.setStatus(core::SessionStatus::Completed);
+    QVERIFY(writer.close());
+  }
+
+  SnapshotStore store;
+  SessionPlayer player(&store);
+  QVERIFY(player.open(path));
+  QCOMPARE(player.steps(), (std::vector<std::int64_t>{ 0, 20, 40, 60 }));
+
+  player.seek(20);
+  QCOMPARE(store.latest(0)->step, std::int64_t(20));
+  QCOMPARE(store.latest(0)->density, written[20]->density);
+  QCOMPARE(store.latest(1)->step, std::int64_t(0)); // its last evaluation at or before 20
+  QCOMPARE(store.latest(1)->l1, 1.9);
+
+  player.seek(60);
+  QCOMPARE(store.latest(0)->step, std::int64_t(60));
+  QCOMPARE(store.latest(1)->step, std::int64_t(40));
+  // Scrubbing shows other snapshots; the curves keep the whole series.
+  QCOMPARE(store.series(0).size(), std::size_t(4));
 }
 
 void TestSessionPlayer::refusesAMissingFile()

@@ -49,9 +49,8 @@ int main(int argc, char** argv)
       qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM")) {
     qputenv("QT_QPA_PLATFORM", "offscreen");
   }
-  std::unique_ptr<QCoreApplication> app = drawing
-                                            ? std::make_unique<QApplication>(argc, argv)
-                                            : std::make_unique<QCoreApplication>(argc, argv);
+  std::unique_ptr<QCoreApplication> app = drawing ? std::make_unique<QApplication>(argc, argv)
+                                                  : std::make_unique<QCoreApplication>(argc, argv);
 #else
   auto app = std::make_unique<QCoreApplication>(argc, argv);
 #endif

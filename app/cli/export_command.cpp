@@ -19,8 +19,9 @@ int exportCommand(const QStringList& list)
     return fail(kBadInput, QStringLiteral("export: ") + error);
   }
   if (args->positional().size() != 1 || !args->has(QStringLiteral("out"))) {
-    return fail(kBadInput, QStringLiteral("export: expected SESSION --figure NAME --out FILE "
-                                          "(or --figure all --out FOLDER)"));
+    return fail(kBadInput,
+                QStringLiteral("export: expected SESSION --figure NAME --out FILE "
+                               "(or --figure all --out FOLDER)"));
   }
   const QString session = args->positional().front();
   if (!QFileInfo::exists(session)) {
@@ -40,13 +41,16 @@ int exportCommand(const QStringList& list)
     if (!window.exportFigures(out, &error)) {
       return fail(kFailure, QStringLiteral("export: ") + error);
     }
-    std::fprintf(stderr, "figures %s written to %s\n",
-                 qPrintable(window.figureNames().join(QStringLiteral(", "))), qPrintable(out));
+    std::fprintf(stderr,
+                 "figures %s written to %s\n",
+                 qPrintable(window.figureNames().join(QStringLiteral(", "))),
+                 qPrintable(out));
     return kOk;
   }
   if (!window.figureNames().contains(figure)) {
-    return fail(kBadInput, QStringLiteral("export: --figure \"%1\" is not one of all, %2")
-                             .arg(figure, window.figureNames().join(QStringLiteral(", "))));
+    return fail(kBadInput,
+                QStringLiteral("export: --figure \"%1\" is not one of all, %2")
+                  .arg(figure, window.figureNames().join(QStringLiteral(", "))));
   }
   if (args->has(QStringLiteral("csv")) && !out.endsWith(QLatin1String(".csv"))) {
     out = QFileInfo(out).path() + QLatin1Char('/') + QFileInfo(out).completeBaseName() +
@@ -54,8 +58,9 @@ int exportCommand(const QStringList& list)
   }
   const QString suffix = QFileInfo(out).suffix().toLower();
   if (!QStringList{ "png", "pdf", "svg", "csv" }.contains(suffix)) {
-    return fail(kBadInput,
-                QStringLiteral("export: --out must end in .png, .pdf, .svg or .csv, got %1").arg(out));
+    return fail(
+      kBadInput,
+      QStringLiteral("export: --out must end in .png, .pdf, .svg or .csv, got %1").arg(out));
   }
   if (!window.exportFigure(figure, out, &error)) {
     return fail(kFailure, QStringLiteral("export: ") + error);

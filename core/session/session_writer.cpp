@@ -67,8 +67,16 @@ struct WriterContext
   /** Releases every prepared statement (SQLite changes journal mode only without them). */
   void finalise()
   {
-    for (QSqlQuery* q : { &meta, &metrics, &clearParts, &clearDensities, &partMetrics, &density,
-                          &checkpoint, &pruneCheckpoints, &run, &array }) {
+    for (QSqlQuery* q : { &meta,
+                          &metrics,
+                          &clearParts,
+                          &clearDensities,
+                          &partMetrics,
+                          &density,
+                          &checkpoint,
+                          &pruneCheckpoints,
+                          &run,
+                          &array }) {
       *q = QSqlQuery();
     }
   }

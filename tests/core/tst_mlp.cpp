@@ -7,7 +7,7 @@
 
 #include <QtTest>
 
-#include "core/util/torch_autograd_include.h"
+#include "torch_autograd_include.h"
 
 #include <algorithm>
 #include <cmath>

@@ -57,10 +57,11 @@ struct PartReport
  *
  * Parts are the unit of work: they are dealt round-robin to `threads` workers, each a
  * std::thread that owns its trainers, trains in chunks, and evaluates its parts every
- * `eval.every` steps. When the last part of a run reports a step, that thread builds the run's
- * Snapshot (mixture density with w_i = Z_i/ΣZ, distances, per-part figures) and emits
- * snapshotReady — queued to receivers on other threads. Pause and stop are atomic flags read
- * between chunks. Used from the GUI, the CLI and every MPI rank alike.
+ * `eval.every` steps (with Execution::Stacked a run's parts form one unit instead). When the
+ * last part of a run reports a step, that thread builds the run's Snapshot (mixture density
+ * with w_i = Z_i/ΣZ, distances, per-part figures) and emits snapshotReady — queued to
+ * receivers on other threads. Pause and stop are atomic flags read between chunks. The GUI and
+ * the CLI drive it alike.
  */
 class Experiment : public QObject
 {
@@ -106,8 +107,8 @@ public:
   bool wait(int msecs = -1);
 
   /**
-   * @brief Builds a run's snapshot from its parts' exact densities and figures (used by the
-   * workers and by MPI rank 0 when gathering parts from other ranks).
+   * @brief Builds a run's snapshot from its parts' exact densities and figures (the workers
+   * call it; it is public so that reports gathered from other processes can be assembled).
    */
   SnapshotPtr assemble(int run,
                        std::int64_t step,

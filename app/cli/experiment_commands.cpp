@@ -285,13 +285,9 @@ int benchCommand(const QStringList& list)
       std::vector<int> ids;
       for (int p = w; p < parts; p += workers) {
         core::TrainingSpec training = plan->training;
-        training.seed = core::deriveSeed(plan->training.seed, static_cast<std::uint64_t>(p));
-        core::PartMembership membership;
-        if (parts > 1) {
-          membership = { plan->partOf, p };
-        }
-        mine.push_back(
-          std::make_unique<core::HypergridTrainer>(grid, spec->policy, training, membership));
+        training.seed = core::partSeed(*plan, p);
+        mine.push_back(std::make_unique<core::HypergridTrainer>(
+          grid, spec->policy, training, core::partMembership(*plan, p)));
         ids.push_back(p);
       }
       const auto start = std::chrono::steady_clock::now();

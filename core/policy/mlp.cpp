@@ -316,11 +316,6 @@ void Mlp::clearKept()
   d->keptRows = 0;
 }
 
-int Mlp::keptRows() const
-{
-  return d->keptRows;
-}
-
 void Mlp::backward(const float* dLogits)
 {
   const int rows = d->keptRows;

@@ -56,9 +56,6 @@ public:
   /** @brief Empties the kept pass. */
   void clearKept();
 
-  /** @brief Rows in the kept pass. */
-  int keptRows() const;
-
   /**
    * @brief Writes the gradients of the kept pass, given dLoss/dlogits (rows × outputs).
    *

@@ -161,6 +161,16 @@ private:
 
 } // namespace
 
+std::uint64_t partSeed(const RunPlan& plan, int part)
+{
+  return deriveSeed(plan.training.seed, static_cast<std::uint64_t>(part));
+}
+
+PartMembership partMembership(const RunPlan& plan, int part)
+{
+  return plan.parts > 1 ? PartMembership{ plan.partOf, part } : PartMembership{};
+}
+
 struct Experiment::Impl
 {
   /** What one worker trains in lockstep: some parts of one run. */
@@ -226,27 +236,19 @@ void Experiment::Impl::emitProgress()
 void Experiment::Impl::build(Unit& unit)
 {
   const RunPlan& plan = runs[static_cast<std::size_t>(unit.run)];
-  // Every part draws from its own stream, so that a part's training does not depend on how
-  // parts are grouped onto workers or stacked.
-  auto partSeed = [&](int part) {
-    return deriveSeed(plan.training.seed, static_cast<std::uint64_t>(part));
-  };
-  auto membership = [&](int part) {
-    return plan.parts > 1 ? PartMembership{ plan.partOf, part } : PartMembership{};
-  };
 
   if (execution == Execution::Stacked) {
     std::vector<StackedPart> parts;
     for (int part : unit.parts) {
-      parts.push_back(StackedPart{ membership(part), partSeed(part) });
+      parts.push_back(StackedPart{ partMembership(plan, part), partSeed(plan, part) });
     }
     unit.group = std::make_unique<StackedParts>(std::make_unique<StackedHypergridTrainer>(
       grid, spec.policy, plan.training, std::move(parts), device.toStdString()));
   } else {
     TrainingSpec training = plan.training;
-    training.seed = partSeed(unit.parts.front());
+    training.seed = partSeed(plan, unit.parts.front());
     unit.group = std::make_unique<SinglePart>(std::make_unique<HypergridTrainer>(
-      grid, spec.policy, training, membership(unit.parts.front())));
+      grid, spec.policy, training, partMembership(plan, unit.parts.front())));
   }
   unit.lossSum.assign(unit.parts.size(), 0.0);
 
@@ -294,7 +296,6 @@ void Experiment::Impl::report(Unit& unit)
       }
       emit q->checkpointReady(unit.run, r.part, c);
     }
-    emit q->partReported(unit.run, r.part, step);
     reports.push_back(std::move(r));
   }
   unit.lossCount = 0;

@@ -33,6 +33,15 @@ struct RunPlan
 /** @brief Expands an experiment's run entries into runs (seeds) with their partitions. */
 std::vector<RunPlan> planRuns(const ExperimentSpec& spec, const Hypergrid& grid);
 
+/**
+ * @brief The seed of one part of a run. Every part draws from its own stream, so that its
+ * training does not depend on how parts are grouped onto workers or stacked.
+ */
+std::uint64_t partSeed(const RunPlan& plan, int part);
+
+/** @brief The cells one part of a run owns (the whole grid for a standard run). */
+PartMembership partMembership(const RunPlan& plan, int part);
+
 /** @brief How the parts of a run are spread over the hardware. */
 enum class Execution
 {
@@ -123,8 +132,6 @@ public slots:
 
 signals:
   void snapshotReady(gfm::core::SnapshotPtr snapshot);
-  /** One part of one run evaluated (before its run's snapshot is complete). */
-  void partReported(int run, int part, std::int64_t step);
   void checkpointReady(int run, int part, std::shared_ptr<const gfm::core::PartCheckpoint> c);
   void progressed(qint64 done, qint64 total);
   void finished(bool completed);

@@ -7,7 +7,12 @@
 
 #include <QtTest>
 
-#include "torch_autograd_include.h"
+// The full LibTorch API for the autograd references. torch uses `slots` as an identifier,
+// which Qt defines as a macro.
+#pragma push_macro("slots")
+#undef slots
+#include <torch/torch.h>
+#pragma pop_macro("slots")
 
 #include <algorithm>
 #include <cmath>

@@ -125,7 +125,7 @@ ExperimentPanel::ExperimentPanel(QWidget* parent)
   m_threads = new QSpinBox(this);
   m_threads->setRange(1, std::max(1, QThread::idealThreadCount() * 4));
   m_threads->setValue(std::max(1, QThread::idealThreadCount()));
-  m_threads->setToolTip(tr("Worker threads; parts are dealt round-robin to them"));
+  m_threads->setToolTip(tr("Worker threads; each trains the least advanced free part next"));
   form->addRow(tr("Threads"), m_threads);
 
   m_device = new QComboBox(this);

@@ -4,6 +4,7 @@
 
 #include "core/eval/hypergrid_metrics.h"
 #include "core/run/experiment.h"
+#include "core/run/work_queue.h"
 #include "core/session/session_reader.h"
 #include "core/session/session_recorder.h"
 #include "core/session/session_writer.h"
@@ -21,6 +22,7 @@
 #include <cmath>
 #include <csignal>
 #include <cstdio>
+#include <optional>
 #include <thread>
 
 namespace gfm::cli {
@@ -271,47 +273,44 @@ int benchCommand(const QStringList& list)
       QStringLiteral("bench: --run \"%1\" is not a run of %2").arg(runName, spec->source));
   }
 
-  // Parts are dealt to single-threaded workers like a real run, but without evaluation or
-  // sessions: what is timed is training alone, from freshly initialised models.
+  // Parts are shared by single-threaded workers through the runner's work queue, but without
+  // evaluation or sessions: what is timed is training alone, from freshly initialised models.
   const int parts = plan->parts;
   const int workers = std::min<int>(static_cast<int>(*threads), parts);
+  std::vector<std::unique_ptr<core::HypergridTrainer>> trainers;
+  for (int p = 0; p < parts; ++p) {
+    core::TrainingSpec training = plan->training;
+    training.seed = core::partSeed(*plan, p);
+    trainers.push_back(std::make_unique<core::HypergridTrainer>(
+      grid, spec->policy, training, core::partMembership(*plan, p)));
+  }
+  core::WorkQueue queue(std::vector<std::int64_t>(static_cast<std::size_t>(parts), *steps));
   std::vector<core::StepStats> totals(static_cast<std::size_t>(parts));
-  std::vector<double> seconds(static_cast<std::size_t>(workers));
+  const auto start = std::chrono::steady_clock::now();
   std::vector<std::thread> pool;
   for (int w = 0; w < workers; ++w) {
-    pool.emplace_back([&, w] {
+    pool.emplace_back([&] {
       core::configureNumericsForWorkers();
-      std::vector<std::unique_ptr<core::HypergridTrainer>> mine;
-      std::vector<int> ids;
-      for (int p = w; p < parts; p += workers) {
-        core::TrainingSpec training = plan->training;
-        training.seed = core::partSeed(*plan, p);
-        mine.push_back(std::make_unique<core::HypergridTrainer>(
-          grid, spec->policy, training, core::partMembership(*plan, p)));
-        ids.push_back(p);
-      }
-      const auto start = std::chrono::steady_clock::now();
-      for (long long s = 0; s < *steps; ++s) {
-        for (std::size_t i = 0; i < mine.size(); ++i) {
-          const core::StepStats st = mine[i]->step();
-          core::StepStats& sum = totals[static_cast<std::size_t>(ids[i])];
+      while (const std::optional<int> p = queue.acquire()) {
+        core::HypergridTrainer& trainer = *trainers[static_cast<std::size_t>(*p)];
+        core::StepStats& sum = totals[static_cast<std::size_t>(*p)];
+        const long long chunk =
+          std::min<long long>(core::kWorkChunkSteps, *steps - trainer.stepCount());
+        for (long long s = 0; s < chunk; ++s) {
+          const core::StepStats st = trainer.step();
           sum.transitions += st.transitions;
           sum.trajectories += st.trajectories;
           sum.meanLength += st.meanLength;
         }
+        queue.release(*p, trainer.stepCount());
       }
-      seconds[static_cast<std::size_t>(w)] =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     });
   }
   for (std::thread& t : pool) {
     t.join();
   }
-
-  double wall = 0.0;
-  for (double s : seconds) {
-    wall = std::max(wall, s);
-  }
+  const double wall =
+    std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::int64_t transitions = 0;
   std::int64_t trajectories = 0;
   double meanLength = 0.0;

@@ -1,5 +1,7 @@
 #include "core/run/experiment.h"
 
+#include "core/run/work_queue.h"
+
 #include "core/eval/hypergrid_metrics.h"
 #include "core/mixture/partition.h"
 #include "core/train/stacked_trainer.h"
@@ -25,10 +27,6 @@
 namespace gfm::core {
 
 namespace {
-
-// Steps a worker trains one part before looking at the pause/stop flags and moving to its next
-// part: small enough that pause acts within ~0.1 s, large enough to amortise the switch.
-constexpr int kChunkSteps = 20;
 
 // Progress signals are throttled to this interval (ms) so that queues never fill up.
 constexpr std::int64_t kProgressIntervalMs = 100;
@@ -178,7 +176,7 @@ struct Experiment::Impl
   {
     int run = 0;
     std::vector<int> parts;
-    std::unique_ptr<PartGroup> group; // created on its worker's thread
+    std::unique_ptr<PartGroup> group; // created by the first worker that takes the unit
     std::vector<std::optional<PartCheckpoint>> resumeFrom;
     std::vector<double> lossSum;
     int lossCount = 0;
@@ -197,6 +195,7 @@ struct Experiment::Impl
   std::function<bool(int, int)> filter;
 
   std::vector<Unit> units;
+  std::unique_ptr<WorkQueue> queue;
   std::vector<std::thread> workers;
   std::atomic<bool> stopRequested{ false };
   std::atomic<bool> paused{ false };
@@ -218,7 +217,8 @@ struct Experiment::Impl
   {}
 
   void build(Unit& unit);
-  void work(std::vector<Unit*> mine);
+  void train(Unit& unit); // one chunk of steps, and the evaluation that ends it
+  void work();
   void report(Unit& unit);
   void emitProgress();
 };
@@ -317,54 +317,58 @@ void Experiment::Impl::report(Unit& unit)
   }
 }
 
-void Experiment::Impl::work(std::vector<Unit*> mine)
+void Experiment::Impl::train(Unit& unit)
+{
+  PartGroup& group = *unit.group;
+  const std::int64_t steps = runs[static_cast<std::size_t>(unit.run)].training.steps;
+  const std::int64_t done = group.stepCount();
+  if (done >= steps) {
+    return;
+  }
+  const std::int64_t every = spec.eval.every;
+  const std::int64_t boundary = std::min(steps, (done / every + 1) * every);
+  const std::int64_t chunk = std::min<std::int64_t>(boundary - done, kWorkChunkSteps);
+  const auto chunkStart = Clock::now();
+  for (std::int64_t i = 0; i < chunk; ++i) {
+    const std::vector<double> losses = group.step();
+    for (std::size_t p = 0; p < losses.size(); ++p) {
+      unit.lossSum[p] += losses[p];
+    }
+    ++unit.lossCount;
+  }
+  const double rate = static_cast<double>(chunk) / std::max(secondsSince(chunkStart), 1e-9);
+  unit.stepsPerSecond = unit.stepsPerSecond == 0.0 ? rate : 0.8 * unit.stepsPerSecond + 0.2 * rate;
+  stepsDone += chunk * static_cast<std::int64_t>(unit.parts.size());
+  emitProgress();
+  if (group.stepCount() == boundary) {
+    report(unit);
+  }
+}
+
+void Experiment::Impl::work()
 {
   // Workers yield to the thread that draws: a busy machine must not make the GUI stutter.
   setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), kWorkerNice);
   try {
     configureNumericsForWorkers();
-    for (Unit* unit : mine) {
-      build(*unit);
-    }
-
-    bool anyLeft = true;
-    while (anyLeft && !stopRequested) {
-      anyLeft = false;
-      for (Unit* unit : mine) {
-        if (paused) {
-          std::unique_lock lock(mutex);
-          wake.wait(lock, [this] { return !paused || stopRequested; });
-        }
-        if (stopRequested) {
-          break;
-        }
-        PartGroup& group = *unit->group;
-        const std::int64_t steps = runs[static_cast<std::size_t>(unit->run)].training.steps;
-        const std::int64_t done = group.stepCount();
-        if (done >= steps) {
-          continue;
-        }
-        anyLeft = true;
-        const std::int64_t every = spec.eval.every;
-        const std::int64_t boundary = std::min(steps, (done / every + 1) * every);
-        const std::int64_t chunk = std::min<std::int64_t>(boundary - done, kChunkSteps);
-        const auto chunkStart = Clock::now();
-        for (std::int64_t i = 0; i < chunk; ++i) {
-          const std::vector<double> losses = group.step();
-          for (std::size_t p = 0; p < losses.size(); ++p) {
-            unit->lossSum[p] += losses[p];
-          }
-          ++unit->lossCount;
-        }
-        const double rate = static_cast<double>(chunk) / std::max(secondsSince(chunkStart), 1e-9);
-        unit->stepsPerSecond =
-          unit->stepsPerSecond == 0.0 ? rate : 0.8 * unit->stepsPerSecond + 0.2 * rate;
-        stepsDone += chunk * static_cast<std::int64_t>(unit->parts.size());
-        emitProgress();
-        if (group.stepCount() == boundary) {
-          report(*unit);
-        }
+    while (!stopRequested) {
+      if (paused) {
+        std::unique_lock lock(mutex);
+        wake.wait(lock, [this] { return !paused || stopRequested; });
       }
+      if (stopRequested) {
+        break;
+      }
+      const std::optional<int> next = queue->acquire();
+      if (!next) {
+        break; // every unit is finished or held by another worker
+      }
+      Unit& unit = units[static_cast<std::size_t>(*next)];
+      if (!unit.group) {
+        build(unit); // on the first worker that takes it, so it allocates there
+      }
+      train(unit);
+      queue->release(*next, unit.group->stepCount());
     }
   } catch (const std::exception& e) {
     stopRequested = true;
@@ -510,12 +514,12 @@ void Experiment::start()
     }
   }
 
-  // Parts are dealt round-robin so that every worker holds parts of every run.
-  const int workers = std::min<int>(d->threads, std::max<int>(1, d->units.size()));
-  std::vector<std::vector<Impl::Unit*>> share(static_cast<std::size_t>(workers));
-  for (std::size_t i = 0; i < d->units.size(); ++i) {
-    share[i % static_cast<std::size_t>(workers)].push_back(&d->units[i]);
+  std::vector<std::int64_t> targets;
+  for (const Impl::Unit& unit : d->units) {
+    targets.push_back(d->runs[static_cast<std::size_t>(unit.run)].training.steps);
   }
+  d->queue = std::make_unique<WorkQueue>(std::move(targets));
+  const int workers = std::min<int>(d->threads, std::max<int>(1, d->units.size()));
   std::size_t parts = 0;
   for (const Impl::Unit& unit : d->units) {
     parts += unit.parts.size();
@@ -526,8 +530,8 @@ void Experiment::start()
                            << "on" << workers << "worker threads";
   d->running = true;
   d->alive = workers;
-  for (auto& mine : share) {
-    d->workers.emplace_back([this, mine] { d->work(mine); });
+  for (int w = 0; w < workers; ++w) {
+    d->workers.emplace_back([this] { d->work(); });
   }
 }
 

@@ -45,7 +45,7 @@ PartMembership partMembership(const RunPlan& plan, int part);
 /** @brief How the parts of a run are spread over the hardware. */
 enum class Execution
 {
-  Workers, ///< one single-threaded trainer per part, parts dealt to worker threads (CPUs)
+  Workers, ///< one single-threaded trainer per part, shared by worker threads (CPUs)
   Stacked  ///< the k parts of a run as one batched model per run (GPUs)
 };
 
@@ -64,10 +64,11 @@ struct PartReport
 /**
  * @brief Trains every part of every run of an experiment on worker threads and emits snapshots.
  *
- * Parts are the unit of work: they are dealt round-robin to `threads` workers, each a
- * std::thread that owns its trainers, trains in chunks, and evaluates its parts every
- * `eval.every` steps (with Execution::Stacked a run's parts form one unit instead). When the
- * last part of a run reports a step, that thread builds the run's Snapshot (mixture density
+ * Parts are the unit of work (with Execution::Stacked, a run's parts form one unit). `threads`
+ * single-threaded workers take units from a WorkQueue, the least advanced first, train a chunk
+ * of steps, evaluate the unit every `eval.every` steps and give it back, so that parts of
+ * unequal cost keep every worker busy. When the last part of a run reports a step, the worker
+ * that holds it builds the run's Snapshot (mixture density
  * with w_i = Z_i/ΣZ, distances, per-part figures) and emits snapshotReady — queued to
  * receivers on other threads. Pause and stop are atomic flags read between chunks. The GUI and
  * the CLI drive it alike.

@@ -133,6 +133,101 @@ struct Activations
   }
 };
 
+/**
+ * Open-addressing map from a row's active positions to its index among the distinct rows of a
+ * pass. The keys themselves live in the pass's `active` store; the table holds indices only.
+ */
+class RowIndex
+{
+public:
+  /** Forgets every row; keeps the table's capacity. */
+  void clear()
+  {
+    std::fill(m_table.begin(), m_table.end(), kEmpty);
+    m_count = 0;
+  }
+
+  /**
+   * The index of `key` (`slots` positions) among the distinct rows whose keys `store` holds,
+   * appending it to `store` under the next index when it is new.
+   */
+  int findOrAdd(const std::int32_t* key, int slots, std::vector<std::int32_t>& store)
+  {
+    if (2 * (m_count + 1) > static_cast<int>(m_table.size())) {
+      grow(slots, store);
+    }
+    const std::size_t mask = m_table.size() - 1;
+    for (std::size_t i = hash(key, slots) & mask;; i = (i + 1) & mask) {
+      const int found = m_table[i];
+      if (found == kEmpty) {
+        store.insert(store.end(), key, key + slots);
+        m_table[i] = m_count;
+        return m_count++;
+      }
+      if (std::equal(key, key + slots, store.data() + static_cast<std::ptrdiff_t>(found) * slots)) {
+        return found;
+      }
+    }
+  }
+
+private:
+  static constexpr int kEmpty = -1;
+
+  static std::size_t hash(const std::int32_t* key, int slots)
+  {
+    std::uint64_t h = 0x9e3779b97f4a7c15ULL;
+    for (int s = 0; s < slots; ++s) {
+      h = (h ^ static_cast<std::uint32_t>(key[s])) * 0xff51afd7ed558ccdULL;
+      h ^= h >> 32;
+    }
+    return static_cast<std::size_t>(h);
+  }
+
+  void grow(int slots, const std::vector<std::int32_t>& store)
+  {
+    m_table.assign(std::max<std::size_t>(64, 2 * m_table.size()), kEmpty);
+    const std::size_t mask = m_table.size() - 1;
+    for (int row = 0; row < m_count; ++row) {
+      std::size_t i = hash(store.data() + static_cast<std::ptrdiff_t>(row) * slots, slots) & mask;
+      while (m_table[i] != kEmpty) {
+        i = (i + 1) & mask;
+      }
+      m_table[i] = row;
+    }
+  }
+
+  std::vector<int> m_table;
+  int m_count = 0;
+};
+
+/**
+ * One forward pass over rows that repeat: a batch of trajectories from one start state shares
+ * many states (on the 32×32 grid 16 trajectories visit about 57 distinct states per 100
+ * transitions), and a row's output depends on its input alone. So the network runs once per
+ * distinct row and every row reads its distinct row's logits; the backward sums the gradients of
+ * a distinct row's copies first, which gives the same gradient as row by row.
+ */
+struct Pass
+{
+  Activations act;                  // of the distinct rows
+  RowIndex index;                   // positions -> distinct row
+  std::vector<std::int32_t> active; // positions of the distinct rows, distinct × slots
+  std::vector<float> logits;        // of the distinct rows, distinct × outputs
+  std::vector<int> distinctOfRow;   // every row of the pass -> its distinct row
+  int slots = 0;
+
+  int rows() const { return static_cast<int>(distinctOfRow.size()); }
+  int distinct() const { return slots > 0 ? static_cast<int>(active.size()) / slots : 0; }
+
+  void clear()
+  {
+    index.clear();
+    active.clear();
+    logits.clear();
+    distinctOfRow.clear();
+  }
+};
+
 } // namespace
 
 struct Mlp::Impl
@@ -147,11 +242,9 @@ struct Mlp::Impl
   std::vector<std::pair<std::int64_t, std::int64_t>> spans; // W1, b1, W2, b2, …
   std::vector<std::pair<int, int>> shapes;                  // [in, out] of each weight
 
-  Activations scratch;
-  Activations kept;
-  std::vector<std::int32_t> keptActive;
-  int keptSlots = 0;
-  int keptRows = 0;
+  Pass scratch;
+  Pass kept;
+  std::vector<float> distinctGrad; // dLoss/dlogits summed over each distinct row's copies
   std::vector<float> gradScratch[2];
 
   float* weight(std::size_t l) { return params.data() + spans[2 * l].first; }
@@ -200,6 +293,37 @@ struct Mlp::Impl
       if (l < layers) {
         reluInPlace(out, static_cast<std::int64_t>(rows) * hidden);
       }
+    }
+  }
+
+  /** Adds `rows` rows to `pass`, runs the network on those not seen before, writes logits. */
+  void append(Pass& pass, const std::int32_t* active, int slots, int rows, float* logits)
+  {
+    if (pass.slots != slots) {
+      pass.clear();
+      pass.slots = slots;
+    }
+    const int before = pass.distinct();
+    const int first = pass.rows();
+    for (int r = 0; r < rows; ++r) {
+      pass.distinctOfRow.push_back(
+        pass.index.findOrAdd(active + static_cast<std::ptrdiff_t>(r) * slots, slots, pass.active));
+    }
+    const int fresh = pass.distinct() - before;
+    pass.logits.resize(static_cast<std::size_t>(pass.distinct()) * outputs);
+    if (fresh > 0) {
+      run(pass.active.data() + static_cast<std::ptrdiff_t>(before) * slots,
+          slots,
+          fresh,
+          pass.logits.data() + static_cast<std::ptrdiff_t>(before) * outputs,
+          pass.act,
+          before);
+    }
+    for (int r = 0; r < rows; ++r) {
+      const int u = pass.distinctOfRow[static_cast<std::size_t>(first + r)];
+      std::memcpy(logits + static_cast<std::ptrdiff_t>(r) * outputs,
+                  pass.logits.data() + static_cast<std::ptrdiff_t>(u) * outputs,
+                  sizeof(float) * static_cast<std::size_t>(outputs));
     }
   }
 };
@@ -285,55 +409,53 @@ std::vector<std::pair<std::int64_t, std::int64_t>> Mlp::tensorSpans() const
 
 void Mlp::forward(const std::int32_t* active, int slots, int rows, float* logits, bool keep)
 {
-  if (rows == 0) {
-    return;
-  }
-  if (keep) {
-    d->keptActive.assign(active, active + static_cast<std::ptrdiff_t>(rows) * slots);
-    d->keptSlots = slots;
-    d->keptRows = rows;
-    d->run(active, slots, rows, logits, d->kept);
-  } else {
-    d->run(active, slots, rows, logits, d->scratch);
-  }
+  Pass& pass = keep ? d->kept : d->scratch;
+  pass.clear();
+  d->append(pass, active, slots, rows, logits);
 }
 
 void Mlp::forwardAppend(const std::int32_t* active, int slots, int rows, float* logits)
 {
-  if (rows == 0) {
-    return;
-  }
-  d->keptActive.insert(
-    d->keptActive.end(), active, active + static_cast<std::ptrdiff_t>(rows) * slots);
-  d->keptSlots = slots;
-  d->run(active, slots, rows, logits, d->kept, d->keptRows);
-  d->keptRows += rows;
+  d->append(d->kept, active, slots, rows, logits);
 }
 
 void Mlp::clearKept()
 {
-  d->keptActive.clear();
-  d->keptRows = 0;
+  d->kept.clear();
 }
 
 void Mlp::backward(const float* dLogits)
 {
-  const int rows = d->keptRows;
+  const Pass& kept = d->kept;
+  const int rows = kept.distinct();
   const int hidden = d->hidden;
   std::fill(d->grads.begin(), d->grads.end(), 0.0f);
   if (rows == 0) {
     return;
   }
   for (std::vector<float>& t : d->gradScratch) {
-    t.resize(static_cast<std::size_t>(d->kept.capacity) * static_cast<std::size_t>(hidden));
+    t.resize(static_cast<std::size_t>(kept.act.capacity) * static_cast<std::size_t>(hidden));
+  }
+
+  // Every row's gradient goes to its distinct row: the rest of the backward sees distinct rows.
+  const int outputs = d->outputs;
+  d->distinctGrad.assign(static_cast<std::size_t>(rows) * outputs, 0.0f);
+  for (int r = 0; r < kept.rows(); ++r) {
+    float* to =
+      d->distinctGrad.data() +
+      static_cast<std::ptrdiff_t>(kept.distinctOfRow[static_cast<std::size_t>(r)]) * outputs;
+    const float* from = dLogits + static_cast<std::ptrdiff_t>(r) * outputs;
+    for (int j = 0; j < outputs; ++j) {
+      to[j] += from[j];
+    }
   }
 
   // Output layer, then the hidden layers from the top: dW = hᵀ·g, db = Σ_rows g, g ← g·Wᵀ ⊙ h>0.
-  const float* g = dLogits;
-  int width = d->outputs;
+  const float* g = d->distinctGrad.data();
+  int width = outputs;
   for (int l = d->layers; l >= 1; --l) {
     const auto li = static_cast<std::size_t>(l);
-    const float* h = d->kept.row(l - 1, 0, hidden);
+    const float* h = d->kept.act.row(l - 1, 0, hidden);
     gemm(true, false, hidden, width, rows, h, g, 0.0f, d->weightGrad(li));
     float* db = d->biasGrad(li);
     for (int r = 0; r < rows; ++r) {
@@ -352,14 +474,16 @@ void Mlp::backward(const float* dLogits)
   // First layer: the gradient of a row lookup is a scatter-add into the looked-up rows.
   float* dw1 = d->weightGrad(0);
   float* db1 = d->biasGrad(0);
-  const int slots = d->keptSlots;
+  const int slots = kept.slots;
   for (int r = 0; r < rows; ++r) {
     const float* row = g + static_cast<std::int64_t>(r) * hidden;
     for (int j = 0; j < hidden; ++j) {
       db1[j] += row[j];
     }
     for (int s = 0; s < slots; ++s) {
-      float* w = dw1 + static_cast<std::int64_t>(d->keptActive[r * slots + s]) * hidden;
+      float* w =
+        dw1 +
+        static_cast<std::int64_t>(kept.active[static_cast<std::size_t>(r * slots + s)]) * hidden;
       for (int j = 0; j < hidden; ++j) {
         w[j] += row[j];
       }

@@ -16,6 +16,10 @@ class Rng;
  * sum of `slots` rows of its weight matrix instead of a dense product. Layout:
  * inputWidth → hidden (layer 1) → hidden … (layers - 1 more) → outputs, ReLU between.
  *
+ * Rows that repeat within a pass (the same active positions) are computed once: a batch of
+ * trajectories shares many states, and a row's output depends on its input alone. The backward
+ * sums the gradients of a row's copies before the products, which is the same gradient.
+ *
  * All parameters live in one contiguous float32 buffer (and their gradients in another) so that
  * Adam, clipping and checkpoints are flat loops. Weights are stored [in, out]. The backward is
  * checked against LibTorch's autograd in tests/core/tst_mlp.cpp.

@@ -116,13 +116,18 @@ void TestMlp::forwardBackwardMatchAutograd_data()
   QTest::addColumn<int>("rows");
   QTest::addColumn<int>("hidden");
   QTest::addColumn<int>("outputs");
+  QTest::addColumn<int>("appendFrom"); // rows from here on join the kept pass by forwardAppend
 
-  QTest::newRow("1 layer, 1 slot, 1 row") << 1 << 1 << 1 << 8 << 3;
-  QTest::newRow("1 layer, 3 slots, 20 rows") << 1 << 3 << 20 << 16 << 4;
-  QTest::newRow("2 layers, 2 slots, 17 rows") << 2 << 2 << 17 << 32 << 3;
-  QTest::newRow("2 layers, 1 slot, 50 rows") << 2 << 1 << 50 << 64 << 2;
-  QTest::newRow("3 layers, 3 slots, 50 rows") << 3 << 3 << 50 << 24 << 5;
-  QTest::newRow("3 layers, 2 slots, 5 rows") << 3 << 2 << 5 << 40 << 1;
+  // With 7 values per slot, 1 or 2 slots and 50 rows repeat rows many times: the distinct-row
+  // sharing, also across appends, must give the gradient of every row counted.
+  QTest::newRow("1 layer, 1 slot, 1 row") << 1 << 1 << 1 << 8 << 3 << 1;
+  QTest::newRow("1 layer, 3 slots, 20 rows") << 1 << 3 << 20 << 16 << 4 << 20;
+  QTest::newRow("2 layers, 2 slots, 17 rows") << 2 << 2 << 17 << 32 << 3 << 17;
+  QTest::newRow("2 layers, 1 slot, 50 rows") << 2 << 1 << 50 << 64 << 2 << 50;
+  QTest::newRow("2 layers, 1 slot, 50 rows, appended") << 2 << 1 << 50 << 64 << 2 << 3;
+  QTest::newRow("3 layers, 3 slots, 50 rows") << 3 << 3 << 50 << 24 << 5 << 50;
+  QTest::newRow("3 layers, 2 slots, 60 rows, appended") << 3 << 2 << 60 << 24 << 5 << 25;
+  QTest::newRow("3 layers, 2 slots, 5 rows") << 3 << 2 << 5 << 40 << 1 << 5;
 }
 
 void TestMlp::forwardBackwardMatchAutograd()
@@ -132,6 +137,7 @@ void TestMlp::forwardBackwardMatchAutograd()
   QFETCH(int, rows);
   QFETCH(int, hidden);
   QFETCH(int, outputs);
+  QFETCH(int, appendFrom);
   const int height = 7; // one-hot block per slot, as the hypergrid's coordinates
   const int width = slotCount * height;
 
@@ -155,7 +161,11 @@ void TestMlp::forwardBackwardMatchAutograd()
   };
   const std::vector<std::int32_t> active = randomActive(rows);
   std::vector<float> logits(static_cast<std::size_t>(rows * outputs));
-  mlp.forward(active.data(), slotCount, rows, logits.data(), true);
+  mlp.forward(active.data(), slotCount, appendFrom, logits.data(), true);
+  mlp.forwardAppend(active.data() + static_cast<std::ptrdiff_t>(appendFrom) * slotCount,
+                    slotCount,
+                    rows - appendFrom,
+                    logits.data() + static_cast<std::ptrdiff_t>(appendFrom) * outputs);
 
   // A pass without `keep` in between must leave the kept activations for backward() alone.
   const std::vector<std::int32_t> other = randomActive(rows + 3);

@@ -146,7 +146,7 @@ std::vector<QString> sessionSchema()
                    "step INTEGER NOT NULL, parameters BLOB NOT NULL, adam_first BLOB NOT NULL, "
                    "adam_second BLOB NOT NULL, log_z REAL, log_z_first REAL, "
                    "log_z_second REAL, rng BLOB NOT NULL, buffer BLOB NOT NULL, "
-                   "modes_found INTEGER NOT NULL, PRIMARY KEY (run, part, step))"),
+                   "modes_found INTEGER NOT NULL, visited BLOB, PRIMARY KEY (run, part, step))"),
   };
 }
 

@@ -15,8 +15,11 @@ namespace gfm::core {
 /**
  * @brief Version of the session schema. Readers refuse files with a newer version; bump it
  * whenever a table or a column changes meaning.
+ *
+ * 2: checkpoints.visited, the visited-states window (zlib-compressed int64 blob). Files of
+ * version 1 lack the column; resuming one adds it.
  */
-inline constexpr int kSessionFormatVersion = 1;
+inline constexpr int kSessionFormatVersion = 2;
 
 /** @brief Value of the `format` key in a session's `meta` table. */
 inline constexpr char kSessionFormatName[] = "gflowmix-session";

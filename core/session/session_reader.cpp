@@ -534,9 +534,13 @@ std::optional<PartCheckpoint> SessionReader::latestCheckpoint(int run, int part)
   if (!isOpen()) {
     return std::nullopt;
   }
-  QSqlQuery q = d->query(QStringLiteral(
-    "SELECT step, parameters, adam_first, adam_second, log_z, log_z_first, log_z_second, rng, "
-    "buffer, modes_found FROM checkpoints WHERE run = ? AND part = ? ORDER BY step DESC LIMIT 1"));
+  // Format 1 has no visited window: its checkpoints restart it empty.
+  const bool withVisited = d->formatVersion >= 2;
+  QSqlQuery q = d->query(
+    QStringLiteral("SELECT step, parameters, adam_first, adam_second, log_z, log_z_first, "
+                   "log_z_second, rng, buffer, modes_found%1 FROM checkpoints WHERE run = ? AND "
+                   "part = ? ORDER BY step DESC LIMIT 1")
+      .arg(withVisited ? QStringLiteral(", visited") : QString()));
   q.addBindValue(run);
   q.addBindValue(part);
   if (!d->run(q, QStringLiteral("checkpoints")) || !q.next()) {
@@ -549,7 +553,10 @@ std::optional<PartCheckpoint> SessionReader::latestCheckpoint(int run, int part)
   auto first = floatsFromBlob(q.value(2).toByteArray());
   auto second = floatsFromBlob(q.value(3).toByteArray());
   auto buffer = int64sFromBlob(q.value(8).toByteArray());
-  if (!parameters || !first || !second || !buffer) {
+  const QByteArray visitedBlob = withVisited ? q.value(10).toByteArray() : QByteArray();
+  auto visited = visitedBlob.isEmpty() ? std::optional<std::vector<std::int64_t>>(std::in_place)
+                                       : int64sFromBlob(qUncompress(visitedBlob));
+  if (!parameters || !first || !second || !buffer || !visited) {
     d->lastError = QStringLiteral("%1: checkpoint of run %2 part %3 at step %4 is malformed")
                      .arg(d->path)
                      .arg(run)
@@ -568,6 +575,7 @@ std::optional<PartCheckpoint> SessionReader::latestCheckpoint(int run, int part)
   c.rng.assign(rng.constData(), static_cast<std::size_t>(rng.size()));
   c.buffer = std::move(*buffer);
   c.modesFound = static_cast<std::uint32_t>(q.value(9).toLongLong());
+  c.visited = std::move(*visited);
   return c;
 }
 

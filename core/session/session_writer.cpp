@@ -195,6 +195,20 @@ bool writeSnapshot(WriterContext& c, const Snapshot& s, QString* error)
   return true;
 }
 
+bool hasColumn(const QSqlDatabase& db, const QString& table, const QString& column)
+{
+  QSqlQuery q(db);
+  if (!q.exec(QStringLiteral("PRAGMA table_info(%1)").arg(table))) {
+    return false;
+  }
+  while (q.next()) {
+    if (q.value(1).toString() == column) {
+      return true;
+    }
+  }
+  return false;
+}
+
 bool writeCheckpoint(WriterContext& c, int run, int part, const PartCheckpoint& k, QString* error)
 {
   QSqlQuery& q = c.checkpoint;
@@ -209,7 +223,8 @@ bool writeCheckpoint(WriterContext& c, int run, int part, const PartCheckpoint& 
                            real(k.logZSecond),
                            QByteArray(k.rng.data(), static_cast<qsizetype>(k.rng.size())),
                            int64Blob(k.buffer),
-                           QVariant::fromValue<qint64>(k.modesFound) };
+                           QVariant::fromValue<qint64>(k.modesFound),
+                           qCompress(int64Blob(k.visited)) };
   for (int i = 0; i < static_cast<int>(std::size(row)); ++i) {
     q.bindValue(i, row[i]);
   }
@@ -342,12 +357,18 @@ bool SessionWriter::Impl::setUp(WriterContext& c, QString* error)
     *error = c.db.lastError().text();
     return false;
   }
-  // A resumed session keeps its tables, its config and its creation time.
+  // A resumed session keeps its tables, its config and its creation time; one of format 1
+  // gains the checkpoints' visited column.
   for (const QString& sql : appending ? std::vector<QString>() : sessionSchema()) {
     if (!execute(c.db, sql, error)) {
       c.db.rollback();
       return false;
     }
+  }
+  if (appending && !hasColumn(c.db, QStringLiteral("checkpoints"), QStringLiteral("visited")) &&
+      !execute(c.db, QStringLiteral("ALTER TABLE checkpoints ADD COLUMN visited BLOB"), error)) {
+    c.db.rollback();
+    return false;
   }
 
   bool ok = prepare(
@@ -420,8 +441,8 @@ bool SessionWriter::Impl::setUp(WriterContext& c, QString* error)
                c.db,
                QStringLiteral("INSERT OR REPLACE INTO checkpoints (run, part, step, "
                               "parameters, adam_first, adam_second, log_z, log_z_first, "
-                              "log_z_second, rng, buffer, modes_found) "
-                              "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+                              "log_z_second, rng, buffer, modes_found, visited) "
+                              "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
                error) &&
        prepare(c.pruneCheckpoints,
                c.db,

@@ -676,6 +676,7 @@ PartCheckpoint HypergridTrainer::checkpoint() const
   c.rng = d->rng.state();
   c.buffer = d->buffer;
   c.modesFound = d->modesFound;
+  c.visited = visitedTerminals();
   return c;
 }
 
@@ -715,12 +716,22 @@ bool HypergridTrainer::restore(const PartCheckpoint& c)
   d->buffer = c.buffer;
   d->buffered = std::unordered_set<std::int64_t>(c.buffer.begin(), c.buffer.end());
   d->modesFound = c.modesFound;
+  d->visitedNext = restoreVisitedWindow(c.visited, d->training.visitedWindow, d->visited);
   return true;
 }
 
 void HypergridTrainer::setTrace(StepTrace* trace)
 {
   d->trace = trace;
+}
+
+std::size_t restoreVisitedWindow(const std::vector<std::int64_t>& saved,
+                                 int window,
+                                 std::vector<std::int64_t>& ring)
+{
+  const std::size_t keep = std::min(saved.size(), static_cast<std::size_t>(std::max(window, 0)));
+  ring.assign(saved.end() - static_cast<std::ptrdiff_t>(keep), saved.end());
+  return 0; // oldest first: a full ring overwrites index 0 next, a short one appends
 }
 
 void configureNumericsForWorkers()

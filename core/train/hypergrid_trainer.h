@@ -33,7 +33,17 @@ struct PartCheckpoint
   std::string rng;
   std::vector<std::int64_t> buffer;
   std::uint32_t modesFound = 0;
+  /** Recent on-policy terminal states, oldest first (the visited-states window). */
+  std::vector<std::int64_t> visited;
 };
+
+/**
+ * @brief Refills a ring of recent terminal states from a checkpoint's window (oldest first),
+ * keeping its newest `window` entries; returns the ring's next write position.
+ */
+std::size_t restoreVisitedWindow(const std::vector<std::int64_t>& saved,
+                                 int window,
+                                 std::vector<std::int64_t>& ring);
 
 /**
  * @brief The batch and raw gradients of one step, recorded on request to check the

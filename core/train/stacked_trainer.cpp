@@ -983,6 +983,7 @@ PartCheckpoint StackedHypergridTrainer::checkpoint(int part) const
   c.rng = s.rng.state();
   c.buffer = s.buffer;
   c.modesFound = s.modesFound;
+  c.visited = visitedTerminals(part);
   return c;
 }
 
@@ -1026,6 +1027,7 @@ bool StackedHypergridTrainer::restore(int part, const PartCheckpoint& c)
   s.buffer = c.buffer;
   s.buffered = std::unordered_set<std::int64_t>(c.buffer.begin(), c.buffer.end());
   s.modesFound = c.modesFound;
+  s.visitedNext = restoreVisitedWindow(c.visited, d->training.visitedWindow, s.visited);
   return true;
 }
 

@@ -103,6 +103,7 @@ private slots:
   void explorationFollowsUniformActions();
   void deterministicForASeed();
   void checkpointRestoreContinuesIdentically();
+  void visitedWindowKeepsTheNewest();
   void restoreRejectsOtherShapes();
   void offPolicyBufferHoldsOnlyPartCells_data();
   void offPolicyBufferHoldsOnlyPartCells();
@@ -441,6 +442,35 @@ void TestHypergridTrainer::deterministicForASeed()
   QCOMPARE(first.sample(500, 9), second.sample(500, 9));
 }
 
+void TestHypergridTrainer::visitedWindowKeepsTheNewest()
+{
+  std::vector<std::int64_t> ring{ 9, 9 };
+  QCOMPARE(restoreVisitedWindow({ 1, 2, 3, 4, 5 }, 3, ring), std::size_t{ 0 });
+  QCOMPARE(ring, (std::vector<std::int64_t>{ 3, 4, 5 }));
+  restoreVisitedWindow({ 1, 2 }, 3, ring);
+  QCOMPARE(ring, (std::vector<std::int64_t>{ 1, 2 }));
+  restoreVisitedWindow({ 1, 2 }, 0, ring);
+  QVERIFY(ring.empty());
+
+  // A trainer with a window of 20 restored from one of 120 continues with the newest 20, and
+  // the next on-policy terminals replace the oldest.
+  const Hypergrid grid(gridSpec(2, 8, 0.1));
+  TrainingSpec training = trainingWithSeed(5);
+  HypergridTrainer original(grid, smallPolicy(), training);
+  for (int i = 0; i < 6; ++i) {
+    original.step();
+  }
+  training.visitedWindow = 20;
+  HypergridTrainer narrow(grid, smallPolicy(), training);
+  QVERIFY(narrow.restore(original.checkpoint()));
+  const std::vector<std::int64_t> all = original.visitedTerminals();
+  QCOMPARE(narrow.visitedTerminals(), std::vector<std::int64_t>(all.end() - 20, all.end()));
+  original.step();
+  narrow.step();
+  const std::vector<std::int64_t> next = original.visitedTerminals();
+  QCOMPARE(narrow.visitedTerminals(), std::vector<std::int64_t>(next.end() - 20, next.end()));
+}
+
 void TestHypergridTrainer::checkpointRestoreContinuesIdentically()
 {
   // A mixture part with an off-policy share and exploration: every source of state is exercised.
@@ -462,6 +492,8 @@ void TestHypergridTrainer::checkpointRestoreContinuesIdentically()
   QVERIFY(resumed.restore(saved));
   QCOMPARE(resumed.stepCount(), std::int64_t{ 10 });
   QCOMPARE(resumed.logZ(), original.logZ());
+  QCOMPARE(saved.visited.size(), std::size_t{ 10 * 12 }); // the on-policy 12 of 16 per step
+  QCOMPARE(resumed.visitedTerminals(), original.visitedTerminals());
 
   for (int i = 0; i < 10; ++i) {
     const StepStats a = original.step();
@@ -478,6 +510,7 @@ void TestHypergridTrainer::checkpointRestoreContinuesIdentically()
   QVERIFY(a.adamSecond == b.adamSecond);
   QCOMPARE(a.logZ, b.logZ);
   QCOMPARE(a.rng, b.rng);
+  QVERIFY(a.visited == b.visited);
   QCOMPARE(a.buffer, b.buffer);
   QCOMPARE(a.modesFound, b.modesFound);
 }

@@ -296,6 +296,9 @@ void TestSessionWriter::checkpointRoundTrip()
   c->rng = std::string("mt19937 state\0with NUL and \xff bytes", 33);
   c->buffer = { 0, 1, -1, std::numeric_limits<std::int64_t>::max(), 1LL << 40 };
   c->modesFound = 0xA5A5A5A5u;
+  for (int i = 0; i < 5000; ++i) {
+    c->visited.push_back((i * 7919) % 1024);
+  }
 
   SessionWriter writer;
   QVERIFY(writer.open(path, makeConfig()));
@@ -317,6 +320,7 @@ void TestSessionWriter::checkpointRoundTrip()
   QVERIFY(got->rng == c->rng);
   QVERIFY(got->buffer == c->buffer);
   QCOMPARE(got->modesFound, c->modesFound);
+  QVERIFY(got->visited == c->visited);
   QVERIFY(!reader.latestCheckpoint(2, 0));
   QVERIFY(!reader.latestCheckpoint(3, 3));
 }

@@ -288,6 +288,8 @@ void TestStackedTrainer::checkpointRestoresIntoHypergridTrainer()
   QCOMPARE(back.parameters, c.parameters);
   QCOMPARE(back.adamSecond, c.adamSecond);
   QCOMPARE(back.rng, c.rng);
+  QVERIFY(!c.visited.empty());
+  QCOMPARE(single.visitedTerminals(), stacked.visitedTerminals(1));
 
   const std::vector<float> expected = single.forwardProbabilities();
   const std::vector<float> actual = stacked.forwardProbabilities(1);
@@ -306,6 +308,7 @@ void TestStackedTrainer::checkpointRestoresIntoHypergridTrainer()
   QCOMPARE(again.adamFirst, c.adamFirst);
   QCOMPARE(again.logZ, c.logZ);
   QCOMPARE(again.buffer, c.buffer);
+  QCOMPARE(again.visited, c.visited);
   QCOMPARE(other.stepCount(0), 10);
   QCOMPARE(other.checkpoint(1).parameters, untouched.parameters);
 

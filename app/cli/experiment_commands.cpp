@@ -291,7 +291,9 @@ int benchCommand(const QStringList& list)
   for (int w = 0; w < workers; ++w) {
     pool.emplace_back([&] {
       core::configureNumericsForWorkers();
-      while (const std::optional<int> p = queue.acquire()) {
+      int last = -1;
+      while (const std::optional<int> p = queue.acquire(last)) {
+        last = *p;
         core::HypergridTrainer& trainer = *trainers[static_cast<std::size_t>(*p)];
         core::StepStats& sum = totals[static_cast<std::size_t>(*p)];
         const long long chunk =

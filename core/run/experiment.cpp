@@ -351,6 +351,7 @@ void Experiment::Impl::work()
   setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), kWorkerNice);
   try {
     configureNumericsForWorkers();
+    int last = -1;
     while (!stopRequested) {
       if (paused) {
         std::unique_lock lock(mutex);
@@ -359,7 +360,7 @@ void Experiment::Impl::work()
       if (stopRequested) {
         break;
       }
-      const std::optional<int> next = queue->acquire();
+      const std::optional<int> next = queue->acquire(last);
       if (!next) {
         break; // every unit is finished or held by another worker
       }
@@ -369,6 +370,7 @@ void Experiment::Impl::work()
       }
       train(unit);
       queue->release(*next, unit.group->stepCount());
+      last = *next;
     }
   } catch (const std::exception& e) {
     stopRequested = true;

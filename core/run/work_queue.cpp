@@ -10,7 +10,7 @@ WorkQueue::WorkQueue(std::vector<std::int64_t> targets)
   }
 }
 
-std::optional<int> WorkQueue::acquire()
+std::optional<int> WorkQueue::acquire(int preferred)
 {
   std::lock_guard lock(m_mutex);
   std::optional<int> best;
@@ -21,6 +21,13 @@ std::optional<int> WorkQueue::acquire()
     }
     if (!best || e.done < m_entries[static_cast<std::size_t>(*best)].done) {
       best = i;
+    }
+  }
+  if (best && preferred >= 0 && preferred < static_cast<int>(m_entries.size())) {
+    const Entry& p = m_entries[static_cast<std::size_t>(preferred)];
+    const Entry& b = m_entries[static_cast<std::size_t>(*best)];
+    if (!p.held && p.done < p.target && p.done <= b.done + kStickySteps) {
+      best = preferred;
     }
   }
   if (best) {

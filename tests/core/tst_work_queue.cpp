@@ -31,6 +31,19 @@ private slots:
     QCOMPARE(queue.acquire(), std::nullopt); // all three held
   }
 
+  void keepsThePreferredUnitWhileCloseEnough()
+  {
+    WorkQueue queue({ 100, 100 });
+    QCOMPARE(queue.acquire(), std::optional<int>(0));
+    queue.release(0, WorkQueue::kStickySteps);
+    QCOMPARE(queue.acquire(0), std::optional<int>(0)); // kStickySteps ahead of unit 1: kept
+    queue.release(0, WorkQueue::kStickySteps + 1);
+    QCOMPARE(queue.acquire(0), std::optional<int>(1)); // one more: the least advanced wins
+    QCOMPARE(queue.acquire(0), std::optional<int>(0));
+    queue.release(1, 100); // finished units are not kept either
+    QCOMPARE(queue.acquire(1), std::nullopt);
+  }
+
   void finishedUnitsAreNeverHandedOut()
   {
     WorkQueue queue({ 10, 30 });
@@ -65,7 +78,9 @@ private slots:
     std::vector<std::thread> workers;
     for (int w = 0; w < kWorkers; ++w) {
       workers.emplace_back([&, w] {
-        while (const std::optional<int> unit = queue.acquire()) {
+        int last = -1;
+        while (const std::optional<int> unit = queue.acquire(last)) {
+          last = *unit;
           const auto u = static_cast<std::size_t>(*unit);
           if (holders[u].fetch_add(1) != 0) {
             overlap = true;

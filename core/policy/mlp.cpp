@@ -1,5 +1,6 @@
 #include "core/policy/mlp.h"
 
+#include "core/policy/small_gemm.h"
 #include "core/util/random.h"
 #include "core/util/torch_include.h"
 
@@ -31,6 +32,10 @@ void maskByActivation(float* grad, const float* activation, std::int64_t count)
     grad[i] = activation[i] > 0.0f ? grad[i] : 0.0f;
   }
 }
+
+// Forward products of at most this many rows (a roll-out step of a batch of 16) go to
+// smallRowsGemm, which does not repack the weights on every call.
+constexpr int kSmallRows = 16;
 
 // CBLAS's row-major and transpose codes.
 constexpr int kRowMajor = 101;
@@ -75,6 +80,9 @@ void gemm(bool transA,
           float beta,
           float* c)
 {
+  if (!transA && !transB && beta == 1.0f && m <= kSmallRows && smallRowsGemm(m, n, k, a, b, c)) {
+    return;
+  }
   const int lda = transA ? m : k;
   const int ldb = transB ? k : n;
   if (SgemmFunction sgemm = blasSgemm()) {

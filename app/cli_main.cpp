@@ -26,7 +26,8 @@ constexpr const char* kUsage = R"(usage: gflowmix-cli COMMAND [ARGS]
   target CONFIG.json [--set ...] [--out FILE.csv]     exact target distribution
   density SESSION [--run NAME] [--part I] [--step S] [--out FILE.csv]
   partition CONFIG.json [--set ...] [--out FILE.csv]  part of every cell, per run
-  bench CONFIG.json [--set ...] [--steps N] [--threads N] [--run NAME] [--json]
+  bench CONFIG.json [--set ...] [--steps N] [--threads N] [--run NAME] [--stacked]
+                    [--device auto|cpu|cuda] [--json]
   export SESSION --figure NAME|all --out FILE.png|pdf|svg|csv (or FOLDER for all)
 
 Exit status: 0 success, 1 failure at run time, 2 bad input.

@@ -9,6 +9,7 @@
 #include "core/session/session_recorder.h"
 #include "core/session/session_writer.h"
 #include "core/train/hypergrid_trainer.h"
+#include "core/train/stacked_trainer.h"
 #include "core/util/random.h"
 
 #include <QCoreApplication>
@@ -238,6 +239,105 @@ int trainCommand(const QStringList& list)
   return failed ? kFailure : kOk;
 }
 
+namespace {
+
+/** "cuda" or "cpu": --device, with auto meaning CUDA when this LibTorch has it. */
+QString resolvedDevice(const Arguments& args)
+{
+  const QString device = args.value(QStringLiteral("device"), QStringLiteral("auto"));
+  if (device == QLatin1String("auto")) {
+    return core::cudaAvailable() ? QStringLiteral("cuda") : QStringLiteral("cpu");
+  }
+  return device;
+}
+
+struct BenchTotals
+{
+  std::vector<core::StepStats> perPart; // transitions, trajectories and Σ mean length
+  double seconds = 0.0;
+};
+
+void accumulate(core::StepStats& sum, const core::StepStats& step)
+{
+  sum.transitions += step.transitions;
+  sum.trajectories += step.trajectories;
+  sum.meanLength += step.meanLength;
+}
+
+/**
+ * The parts of a run shared by single-threaded workers through the runner's work queue, without
+ * evaluation or sessions: what is timed is training alone, from freshly initialised models.
+ */
+BenchTotals benchWorkers(const core::Hypergrid& grid,
+                         const core::PolicySpec& policy,
+                         const core::RunPlan& plan,
+                         long long steps,
+                         int workers)
+{
+  std::vector<std::unique_ptr<core::HypergridTrainer>> trainers;
+  for (int p = 0; p < plan.parts; ++p) {
+    core::TrainingSpec training = plan.training;
+    training.seed = core::partSeed(plan, p);
+    trainers.push_back(std::make_unique<core::HypergridTrainer>(
+      grid, policy, training, core::partMembership(plan, p)));
+  }
+  core::WorkQueue queue(std::vector<std::int64_t>(static_cast<std::size_t>(plan.parts), steps));
+  BenchTotals totals;
+  totals.perPart.resize(static_cast<std::size_t>(plan.parts));
+  const auto start = std::chrono::steady_clock::now();
+  std::vector<std::thread> pool;
+  for (int w = 0; w < workers; ++w) {
+    pool.emplace_back([&] {
+      core::configureNumericsForWorkers();
+      int last = -1;
+      while (const std::optional<int> p = queue.acquire(last)) {
+        last = *p;
+        core::HypergridTrainer& trainer = *trainers[static_cast<std::size_t>(*p)];
+        const long long chunk =
+          std::min<long long>(core::kWorkChunkSteps, steps - trainer.stepCount());
+        for (long long s = 0; s < chunk; ++s) {
+          accumulate(totals.perPart[static_cast<std::size_t>(*p)], trainer.step());
+        }
+        queue.release(*p, trainer.stepCount());
+      }
+    });
+  }
+  for (std::thread& t : pool) {
+    t.join();
+  }
+  totals.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return totals;
+}
+
+/** The parts of a run as one stacked model on `device`, on this thread. */
+BenchTotals benchStacked(const core::Hypergrid& grid,
+                         const core::PolicySpec& policy,
+                         const core::RunPlan& plan,
+                         long long steps,
+                         const QString& device)
+{
+  core::configureNumericsForWorkers();
+  std::vector<core::StackedPart> parts;
+  for (int p = 0; p < plan.parts; ++p) {
+    parts.push_back(core::StackedPart{ core::partMembership(plan, p), core::partSeed(plan, p) });
+  }
+  core::StackedHypergridTrainer trainer(
+    grid, policy, plan.training, std::move(parts), device.toStdString());
+  BenchTotals totals;
+  totals.perPart.resize(static_cast<std::size_t>(plan.parts));
+  const auto start = std::chrono::steady_clock::now();
+  for (long long s = 0; s < steps; ++s) {
+    const std::vector<core::StepStats> step = trainer.step();
+    for (std::size_t p = 0; p < step.size(); ++p) {
+      accumulate(totals.perPart[p], step[p]);
+    }
+  }
+  totals.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return totals;
+}
+
+} // namespace
+
 int benchCommand(const QStringList& list)
 {
   QString error;
@@ -245,8 +345,9 @@ int benchCommand(const QStringList& list)
                                      { QStringLiteral("set"),
                                        QStringLiteral("steps"),
                                        QStringLiteral("threads"),
-                                       QStringLiteral("run") },
-                                     { QStringLiteral("json") },
+                                       QStringLiteral("run"),
+                                       QStringLiteral("device") },
+                                     { QStringLiteral("json"), QStringLiteral("stacked") },
                                      &error);
   if (!args) {
     return fail(kBadInput, QStringLiteral("bench: ") + error);
@@ -258,7 +359,7 @@ int benchCommand(const QStringList& list)
   const auto steps = args->integer(QStringLiteral("steps"), 1000, 1, 100'000'000, &error);
   const auto threads =
     steps ? args->integer(QStringLiteral("threads"), 1, 1, 1024, &error) : std::nullopt;
-  if (!steps || !threads) {
+  if (!steps || !threads || !checkDevice(*args, &error)) {
     return fail(kBadInput, QStringLiteral("bench: ") + error);
   }
 
@@ -273,46 +374,14 @@ int benchCommand(const QStringList& list)
       QStringLiteral("bench: --run \"%1\" is not a run of %2").arg(runName, spec->source));
   }
 
-  // Parts are shared by single-threaded workers through the runner's work queue, but without
-  // evaluation or sessions: what is timed is training alone, from freshly initialised models.
+  const bool stacked = args->has(QStringLiteral("stacked"));
+  const QString device = resolvedDevice(*args);
   const int parts = plan->parts;
-  const int workers = std::min<int>(static_cast<int>(*threads), parts);
-  std::vector<std::unique_ptr<core::HypergridTrainer>> trainers;
-  for (int p = 0; p < parts; ++p) {
-    core::TrainingSpec training = plan->training;
-    training.seed = core::partSeed(*plan, p);
-    trainers.push_back(std::make_unique<core::HypergridTrainer>(
-      grid, spec->policy, training, core::partMembership(*plan, p)));
-  }
-  core::WorkQueue queue(std::vector<std::int64_t>(static_cast<std::size_t>(parts), *steps));
-  std::vector<core::StepStats> totals(static_cast<std::size_t>(parts));
-  const auto start = std::chrono::steady_clock::now();
-  std::vector<std::thread> pool;
-  for (int w = 0; w < workers; ++w) {
-    pool.emplace_back([&] {
-      core::configureNumericsForWorkers();
-      int last = -1;
-      while (const std::optional<int> p = queue.acquire(last)) {
-        last = *p;
-        core::HypergridTrainer& trainer = *trainers[static_cast<std::size_t>(*p)];
-        core::StepStats& sum = totals[static_cast<std::size_t>(*p)];
-        const long long chunk =
-          std::min<long long>(core::kWorkChunkSteps, *steps - trainer.stepCount());
-        for (long long s = 0; s < chunk; ++s) {
-          const core::StepStats st = trainer.step();
-          sum.transitions += st.transitions;
-          sum.trajectories += st.trajectories;
-          sum.meanLength += st.meanLength;
-        }
-        queue.release(*p, trainer.stepCount());
-      }
-    });
-  }
-  for (std::thread& t : pool) {
-    t.join();
-  }
-  const double wall =
-    std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const int workers = stacked ? 1 : std::min<int>(static_cast<int>(*threads), parts);
+  const BenchTotals bench = stacked ? benchStacked(grid, spec->policy, *plan, *steps, device)
+                                    : benchWorkers(grid, spec->policy, *plan, *steps, workers);
+  const std::vector<core::StepStats>& totals = bench.perPart;
+  const double wall = bench.seconds;
   std::int64_t transitions = 0;
   std::int64_t trajectories = 0;
   double meanLength = 0.0;
@@ -327,6 +396,9 @@ int benchCommand(const QStringList& list)
     { QStringLiteral("run"), plan->name },
     { QStringLiteral("parts"), parts },
     { QStringLiteral("threads"), workers },
+    { QStringLiteral("execution"),
+      stacked ? QStringLiteral("stacked") : QStringLiteral("workers") },
+    { QStringLiteral("device"), stacked ? device : QStringLiteral("cpu") },
     { QStringLiteral("steps"), static_cast<double>(*steps) },
     { QStringLiteral("seconds"), wall },
     { QStringLiteral("steps_per_s"), stepsPerSecond },

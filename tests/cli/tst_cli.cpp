@@ -300,6 +300,36 @@ private slots:
       QVERIFY2(r.out.contains(key), key);
     }
   }
+
+  // Workers and the stacked model train the same parts from the same seeds: same batches, so
+  // the same mean trajectory length, up to the rare sample that float rounding flips.
+  void benchStackedAgreesWithWorkers()
+  {
+    auto bench = [&](const QStringList& extra) {
+      const Result r =
+        run(QStringList{ "bench",
+                         QStringLiteral(GFLOWMIX_EXPERIMENTS "/hypergrid-2d-8-hard.json"),
+                         "--run",
+                         "perfect",
+                         "--steps",
+                         "5",
+                         "--json",
+                         "--set",
+                         "policy.hidden=32" } +
+            extra);
+      return QJsonDocument::fromJson(r.out).object();
+    };
+    const QJsonObject workers = bench({ "--threads", "2" });
+    const QJsonObject stacked = bench({ "--stacked", "--device", "cpu" });
+    QCOMPARE(workers.value("execution").toString(), QStringLiteral("workers"));
+    QCOMPARE(workers.value("threads").toInt(), 2);
+    QCOMPARE(stacked.value("execution").toString(), QStringLiteral("stacked"));
+    QCOMPARE(stacked.value("device").toString(), QStringLiteral("cpu"));
+    QCOMPARE(stacked.value("parts").toInt(), 4);
+    QVERIFY(std::abs(stacked.value("mean_length").toDouble() -
+                     workers.value("mean_length").toDouble()) < 0.5);
+    QVERIFY(stacked.value("transitions_per_s").toDouble() > 0.0);
+  }
 };
 
 QTEST_GUILESS_MAIN(TestCli)

@@ -3,6 +3,7 @@
 #include <immintrin.h>
 
 #include <cstddef>
+#include <vector>
 
 namespace gfm::core {
 
@@ -47,19 +48,40 @@ __attribute__((target("avx2,fma"))) void blockRows(int n,
   }
 }
 
-/** The columns past the last whole 16: a plain loop (the output layer's 3 columns live here). */
-void remainderColumns(int m, int n, int k, const float* a, const float* b, float* c)
+/**
+ * The columns past the last whole 16 (the output layer's few columns live here), as dot
+ * products of A's rows with B's columns, which are copied out contiguous first.
+ */
+__attribute__((target("avx2,fma"))) void remainderColumns(int m,
+                                                          int n,
+                                                          int k,
+                                                          const float* a,
+                                                          const float* b,
+                                                          float* c)
 {
   const int first = n - n % kBlockColumns;
-  for (int i = 0; i < m; ++i) {
-    const float* aRow = a + static_cast<std::ptrdiff_t>(i) * k;
-    float* cRow = c + static_cast<std::ptrdiff_t>(i) * n;
+  thread_local std::vector<float> column;
+  column.resize(static_cast<std::size_t>(k));
+  for (int j = first; j < n; ++j) {
     for (int p = 0; p < k; ++p) {
-      const float x = aRow[p];
-      const float* bRow = b + static_cast<std::ptrdiff_t>(p) * n;
-      for (int j = first; j < n; ++j) {
-        cRow[j] += x * bRow[j];
+      column[static_cast<std::size_t>(p)] = b[static_cast<std::ptrdiff_t>(p) * n + j];
+    }
+    for (int i = 0; i < m; ++i) {
+      const float* aRow = a + static_cast<std::ptrdiff_t>(i) * k;
+      __m256 sum = _mm256_setzero_ps();
+      int p = 0;
+      for (; p + 8 <= k; p += 8) {
+        sum = _mm256_fmadd_ps(_mm256_loadu_ps(aRow + p), _mm256_loadu_ps(column.data() + p), sum);
       }
+      // Horizontal sum of the eight lanes, then the last k % 8 terms.
+      __m128 half = _mm_add_ps(_mm256_castps256_ps128(sum), _mm256_extractf128_ps(sum, 1));
+      half = _mm_add_ps(half, _mm_movehl_ps(half, half));
+      half = _mm_add_ss(half, _mm_shuffle_ps(half, half, 1));
+      float total = _mm_cvtss_f32(half);
+      for (; p < k; ++p) {
+        total += aRow[p] * column[static_cast<std::size_t>(p)];
+      }
+      c[static_cast<std::ptrdiff_t>(i) * n + j] += total;
     }
   }
 }

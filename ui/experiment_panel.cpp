@@ -84,6 +84,9 @@ void markInvalid(QLineEdit* edit, bool invalid)
                               : QString());
 }
 
+/** Picker entries of sessions carry their config under this role; files carry only a path. */
+constexpr int kConfigRole = Qt::UserRole + 1;
+
 } // namespace
 
 ExperimentPanel::ExperimentPanel(QWidget* parent)
@@ -233,6 +236,9 @@ void ExperimentPanel::setConfig(const QJsonObject& config, const QString& source
     core::parseExperiment(config, source, &parseMessage);
   m_config = spec ? spec->json : config;
   m_path = source;
+  // A session is not a config file to reload: its picker entry keeps the config itself.
+  showSource(tr("%1 (session)").arg(QFileInfo(source).completeBaseName()), source);
+  m_configBox->setItemData(m_configBox->currentIndex(), m_config, kConfigRole);
   populateFields();
   revalidate();
 }
@@ -264,18 +270,23 @@ bool ExperimentPanel::loadConfig(const QString& path, QString* error)
   m_config = spec ? spec->json : document.object();
   m_path = path;
 
-  const int shipped = m_configBox->findData(QFileInfo(path).absoluteFilePath());
-  if (shipped >= 0) {
-    m_configBox->setCurrentIndex(shipped);
-  } else {
-    m_configBox->addItem(QFileInfo(path).completeBaseName(), QFileInfo(path).absoluteFilePath());
-    m_configBox->setCurrentIndex(m_configBox->count() - 1);
-  }
+  showSource(QFileInfo(path).completeBaseName(), path);
   populateFields();
   revalidate();
   qCInfo(lcUi) << "config loaded:" << path;
   emit configLoaded(path);
   return true;
+}
+
+void ExperimentPanel::showSource(const QString& label, const QString& path)
+{
+  const QString absolute = QFileInfo(path).absoluteFilePath();
+  int index = m_configBox->findData(absolute);
+  if (index < 0) {
+    m_configBox->addItem(label, absolute);
+    index = m_configBox->count() - 1;
+  }
+  m_configBox->setCurrentIndex(index);
 }
 
 void ExperimentPanel::populateFields()
@@ -466,7 +477,13 @@ void ExperimentPanel::openFile()
 void ExperimentPanel::pickShipped(int index)
 {
   const QString path = m_configBox->itemData(index).toString();
-  if (path.isEmpty() || path == m_path) {
+  if (path.isEmpty() || path == QFileInfo(m_path).absoluteFilePath()) {
+    return;
+  }
+  const QVariant kept = m_configBox->itemData(index, kConfigRole);
+  if (kept.isValid()) {
+    setConfig(kept.toJsonObject(), path);
+    emit configLoaded(path);
     return;
   }
   QString error;

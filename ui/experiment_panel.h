@@ -94,6 +94,8 @@ private:
   void revalidate();
   void openFile();
   void pickShipped(int index);
+  /** Selects the picker entry for `path`, adding one labelled `label` if it has none. */
+  void showSource(const QString& label, const QString& path);
   void populateFields();
 
   QJsonObject m_config;

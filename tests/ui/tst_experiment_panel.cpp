@@ -1,5 +1,9 @@
 #include "ui/experiment_panel.h"
 
+#include <QComboBox>
+#include <QFile>
+#include <QJsonDocument>
+#include <QJsonObject>
 #include <QLineEdit>
 #include <QTest>
 
@@ -30,6 +34,7 @@ private slots:
   void refusesInvalidValues();
   void acceptsEditedValues();
   void buttonsFollowState();
+  void sessionConfigNamesTheSession();
 };
 
 void TestExperimentPanel::emptyPanelMarksNothing()
@@ -125,6 +130,38 @@ void TestExperimentPanel::buttonsFollowState()
   panel.setState(ExperimentPanel::State::Idle);
   QVERIFY(panel.canStart());
   QVERIFY(!panel.field(QStringLiteral("env.height"))->isReadOnly());
+}
+
+void TestExperimentPanel::sessionConfigNamesTheSession()
+{
+  QFile file(kDefaultConfig);
+  QVERIFY(file.open(QIODevice::ReadOnly));
+  QJsonObject config = QJsonDocument::fromJson(file.readAll()).object();
+  config.insert(QStringLiteral("name"), QStringLiteral("from-a-session"));
+
+  ExperimentPanel panel;
+  auto* picker = panel.findChild<QComboBox*>();
+  QVERIFY(picker);
+  const int shipped = picker->count();
+  panel.setConfig(config, QStringLiteral("/tmp/runs/hard.gflowmix"));
+  QCOMPARE(picker->count(), shipped + 1);
+  QCOMPARE(picker->currentText(), QStringLiteral("hard (session)"));
+
+  QCOMPARE(panel.field(QStringLiteral("env.height"))->text(), QStringLiteral("32"));
+
+  // Another config, then the session's entry again: its config comes back, not a read error.
+  const int session = picker->currentIndex();
+  QVERIFY(panel.loadConfig(
+    QStringLiteral(GFLOWMIX_SOURCE_DIR "/resources/experiments/hypergrid-3d-8-easy.json")));
+  QCOMPARE(panel.field(QStringLiteral("env.height"))->text(), QStringLiteral("8"));
+  picker->setCurrentIndex(session);
+  emit picker->activated(session);
+  QCOMPARE(panel.field(QStringLiteral("env.height"))->text(), QStringLiteral("32"));
+  QCOMPARE(panel.field(QStringLiteral("env.dim"))->text(), QStringLiteral("2"));
+  QVERIFY2(panel.errorText().isEmpty(), qPrintable(panel.errorText()));
+
+  panel.setConfig(config, QStringLiteral("/tmp/runs/hard.gflowmix"));
+  QCOMPARE(picker->count(), shipped + 2);
 }
 
 QTEST_MAIN(TestExperimentPanel)

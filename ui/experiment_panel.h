@@ -49,7 +49,10 @@ public:
   /** @brief Loads a config file into the form; false with `error` when it cannot be read. */
   bool loadConfig(const QString& path, QString* error = nullptr);
 
-  /** @brief Shows a config that did not come from a file of its own (e.g. a session's). */
+  /**
+   * @brief Shows a session's config. Its picker entry, "NAME (session)", keeps the config, so
+   * picking the entry again restores it instead of reading `source` as a JSON file.
+   */
   void setConfig(const QJsonObject& config, const QString& source);
 
   /** @brief The config with the form's edits applied. */

@@ -146,7 +146,6 @@ void TestExperimentPanel::sessionConfigNamesTheSession()
   panel.setConfig(config, QStringLiteral("/tmp/runs/hard.gflowmix"));
   QCOMPARE(picker->count(), shipped + 1);
   QCOMPARE(picker->currentText(), QStringLiteral("hard (session)"));
-
   QCOMPARE(panel.field(QStringLiteral("env.height"))->text(), QStringLiteral("32"));
 
   // Another config, then the session's entry again: its config comes back, not a read error.
